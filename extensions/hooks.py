@@ -1,0 +1,84 @@
+"""Jinja side of the template: filters for copier.yml and the derived render context.
+
+copier-template-extensions loads this file by path, outside any package, so the sibling
+modules are imported here as a package named after this folder's location. Two versions of
+the template in one process (as during `copier update`) therefore never share modules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2 import Environment
+from jinja2.ext import Extension
+
+_HERE = Path(__file__).resolve().parent
+
+
+def _extensions_package() -> str:
+    name = "copier_research_ext_" + hashlib.sha1(str(_HERE).encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            name, _HERE / "__init__.py", submodule_search_locations=[str(_HERE)]
+        )
+        assert spec is not None and spec.loader is not None
+        package = importlib.util.module_from_spec(spec)
+        sys.modules[name] = package
+        spec.loader.exec_module(package)
+    return name
+
+
+def _module(name: str) -> ModuleType:
+    return importlib.import_module(f"{_extensions_package()}.{name}")
+
+
+naming = _module("naming")
+compat = _module("compat")
+requirements = _module("requirements")
+torch_index = _module("torch_index")
+gitconfig = _module("gitconfig")
+
+
+class ResearchFilters(Extension):
+    """Filters and globals used by copier.yml's defaults and validators."""
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        environment.filters.update(
+            package_name_from=naming.package_name_from,
+            project_name_error=naming.project_name_error,
+            package_name_error=naming.package_name_error,
+            email_error=naming.email_error,
+            python_version_error=compat.python_version_error,
+            requirements_error=requirements.requirements_error,
+            index_url_error=torch_index.index_url_error,
+            git_config=gitconfig.git_config,
+        )
+        environment.globals.update(default_author_name=gitconfig.default_author_name)
+
+
+class DerivedContext(ContextHook):
+    """Values computed once from the answers, so the templates stay declarative."""
+
+    def hook(self, context: dict[str, Any]) -> None:
+        if context.get("_copier_phase") not in ("render", "tasks"):
+            return  # while prompting, the answers this needs are not all known yet
+        framework = context["framework"]
+        context["dependencies"] = requirements.project_dependencies(
+            framework, context["extra_dependencies"]
+        )
+        context["dev_dependencies"] = list(requirements.DEV_DEPENDENCIES)
+        context["requires_python"] = compat.requires_python(context["python_version"])
+        context["distribution_name"] = naming.distribution_name(context["project_name"])
+        context["uses_torch"] = framework == "pytorch"
+        if framework == "pytorch":
+            context["torch_index"] = torch_index.torch_index(
+                context["torch_index_url"], context["accelerator"]
+            )

@@ -1,0 +1,79 @@
+"""The project's dependency plan: what the template writes before the lock pins it."""
+
+from __future__ import annotations
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from . import naming
+
+BASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "pytorch": ("torch", "numpy", "python-dotenv"),
+    "none": ("numpy", "python-dotenv"),
+}
+DEV_DEPENDENCIES: tuple[str, ...] = ("pytest", "ruff")
+
+
+def split_requirements(text: str) -> list[str]:
+    """Split a comma-separated answer into requirements.
+
+    Commas inside brackets or quotes belong to one requirement ("foo[a,b]"), and so does a
+    piece that cannot start a requirement, as in "numpy>=2,<3".
+    """
+    pieces: list[str] = []
+    depth, quote, current = 0, "", ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            pieces.append(current)
+            current = ""
+            continue
+        current += char
+    pieces.append(current)
+    requirements: list[str] = []
+    for piece in (p.strip() for p in pieces):
+        if not piece:
+            continue
+        if requirements and not piece[0].isalnum():
+            requirements[-1] = f"{requirements[-1]},{piece}"
+        else:
+            requirements.append(piece)
+    return requirements
+
+
+def requirements_error(text: str, package_name: str = "") -> str:
+    """Empty when every requirement parses, else which one is wrong and how to fix it."""
+    for item in split_requirements(text):
+        try:
+            requirement = Requirement(item)
+        except InvalidRequirement as error:
+            return (
+                f"'{item}' is not a valid requirement ({error}). "
+                "Write PyPI requirements separated by commas, e.g. 'transformers, datasets>=3'."
+            )
+        if requirement.url:
+            return (
+                f"'{item}' points at a URL; a direct reference cannot be pinned from the index. "
+                "Leave it out here and add it after generation with 'uv add'."
+            )
+        if package_name and naming.distribution_import_name(requirement.name) == package_name:
+            return (
+                f"'{requirement.name}' has the same import name as the package '{package_name}'. "
+                "Rename the package or drop this dependency."
+            )
+    return ""
+
+
+def project_dependencies(framework: str, extra: str) -> list[str]:
+    """Base dependencies of the framework, then the user's; a user's requirement wins."""
+    plan: dict[str, str] = {canonicalize_name(name): name for name in BASE_DEPENDENCIES[framework]}
+    for item in split_requirements(extra):
+        plan[canonicalize_name(Requirement(item).name)] = item
+    return list(plan.values())

@@ -1,0 +1,127 @@
+"""Fixtures: real renders through copier's API, a local PyTorch index, a clean environment."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+
+# Answers a test does not care about; each test overrides what it checks.
+BASE_ANSWERS: dict[str, Any] = {
+    "project_name": "Protein Folding",
+    "author_name": "Ada Lovelace",
+    "author_email": "ada@example.org",
+    "python_version": "3.11",
+}
+
+
+def find_torch_wheel() -> Path | None:
+    """The real CPU build of torch in pip's find-links folder(s), if this machine has one."""
+    folders = os.environ.get("PIP_FIND_LINKS", "").split()
+    parser = configparser.ConfigParser()
+    parser.read(["/etc/pip.conf", Path.home() / ".config/pip/pip.conf", Path.home() / ".pip/pip.conf"])
+    for section in parser.sections():
+        folders += parser.get(section, "find-links", fallback="").split()
+    for folder in folders:
+        wheels = sorted(Path(folder.removeprefix("file://")).glob("torch-*+cpu-cp311-*.whl"))
+        if wheels:
+            return wheels[-1]
+    return None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_environment() -> Iterator[None]:
+    """Keep the test runner's venv out of uv's way and make failures fast and offline-safe."""
+    saved = dict(os.environ)
+    for name in ("VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"):
+        os.environ.pop(name, None)
+    os.environ["UV_PYTHON_DOWNLOADS"] = "never"  # only interpreters already on this machine
+    os.environ["UV_HTTP_RETRIES"] = "0"
+    if shutil.which("pyenv"):
+        # Let uv see every pyenv interpreter, not only the global one, through the shims.
+        def pyenv(*args: str) -> list[str]:
+            return subprocess.run(
+                ["pyenv", *args], capture_output=True, text=True, check=False
+            ).stdout.split()
+
+        versions = pyenv("version-name")[:1] + pyenv("versions", "--bare")
+        os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys(versions))
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def torch_wheel() -> Path:
+    wheel = find_torch_wheel()
+    if wheel is None:
+        pytest.skip("no CPU torch wheel in pip's find-links folder (see DEVELOPERS.md)")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def local_torch_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) -> Path:
+    """A local folder index, laid out <folder>/<accelerator>/*.whl, holding the real CPU wheel."""
+    folder = tmp_path_factory.mktemp("torch-index")
+    (folder / "cpu").mkdir()
+    (folder / "cpu" / torch_wheel.name).symlink_to(torch_wheel)
+    return folder
+
+
+Render = Callable[..., Path]
+
+
+def render(destination: Path, *, skip_tasks: bool = False, **answers: Any) -> Path:
+    """Generate a project from this working tree (uncommitted changes included)."""
+    copier.run_copy(
+        str(TEMPLATE),
+        str(destination),
+        data={**BASE_ANSWERS, **answers},
+        defaults=True,
+        unsafe=True,
+        vcs_ref="HEAD",
+        quiet=True,
+        skip_tasks=skip_tasks,
+    )
+    return destination
+
+
+@pytest.fixture
+def rendered(tmp_path: Path) -> Render:
+    """Render without tasks: fast, for checks of the files alone."""
+
+    def _render(**answers: Any) -> Path:
+        return render(tmp_path / "project", skip_tasks=True, **answers)
+
+    return _render
+
+
+def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def torch_project(tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path) -> Path:
+    """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced."""
+    destination = tmp_path_factory.mktemp("generated") / "protein-folding"
+    return render(
+        destination, torch_index_url=str(local_torch_index), extra_dependencies="einops"
+    )
+
+
+@pytest.fixture(scope="module")
+def numpy_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A framework-free project on another Python, generated with its tasks."""
+    destination = tmp_path_factory.mktemp("generated") / "plain-numbers"
+    return render(
+        destination, project_name="Plain Numbers", framework="none", python_version="3.12"
+    )

@@ -1,0 +1,142 @@
+"""What the template writes, checked without installing anything (tasks skipped)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import Render
+
+FRAMEWORKS = ["pytorch", "none"]
+
+
+def pyproject(project: Path) -> dict:
+    return tomllib.loads((project / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_pyproject_is_valid(rendered: Render, framework: str) -> None:
+    project = rendered(framework=framework)
+    result = subprocess.run(
+        [sys.executable, "-m", "validate_pyproject", str(project / "pyproject.toml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_generated_code_is_ruff_clean(rendered: Render, framework: str) -> None:
+    project = rendered(framework=framework, extra_dependencies="einops")
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_no_template_syntax_left(rendered: Render, framework: str) -> None:
+    project = rendered(framework=framework)
+    for path in project.rglob("*"):
+        if path.is_file() and ".git" not in path.parts:
+            text = path.read_text()
+            assert "{{" not in text and "{%" not in text, path
+
+
+def test_metadata_comes_from_the_answers(rendered: Render) -> None:
+    project = rendered(description='Folding "proteins" fast', license="Apache-2.0")
+    meta = pyproject(project)["project"]
+    assert meta["name"] == "protein-folding"
+    assert meta["description"] == 'Folding "proteins" fast'
+    assert meta["authors"] == [{"name": "Ada Lovelace", "email": "ada@example.org"}]
+    assert meta["license"] == "Apache-2.0"
+
+
+def test_proprietary_project_has_no_license_and_cannot_be_uploaded(rendered: Render) -> None:
+    meta = pyproject(rendered(license="Proprietary"))["project"]
+    assert "license" not in meta
+    assert "Private :: Do Not Upload" in meta["classifiers"]
+
+
+def test_python_is_pinned_in_both_places(rendered: Render) -> None:
+    project = rendered(python_version="3.12")
+    assert (project / ".python-version").read_text().strip() == "3.12"
+    assert pyproject(project)["project"]["requires-python"] == "==3.12.*"
+
+
+def test_build_backend_bound_exists_on_pypi(rendered: Render) -> None:
+    assert pyproject(rendered())["build-system"]["requires"] == ["uv_build>=0.13,<0.14"]
+
+
+def test_dev_group_has_pytest_and_ruff(rendered: Render) -> None:
+    assert pyproject(rendered())["dependency-groups"]["dev"] == ["pytest", "ruff"]
+
+
+def test_torch_is_routed_to_its_index(rendered: Render) -> None:
+    """The uv#12774 mistake is an index without a source: ours always has both."""
+    config = pyproject(rendered(torch_index_url="https://mirror.lab.org/torch"))["tool"]["uv"]
+    assert config["index"] == [
+        {"name": "pytorch-cpu", "url": "https://mirror.lab.org/torch/cpu", "explicit": True}
+    ]
+    assert config["sources"]["torch"] == [{"index": "pytorch-cpu"}]
+
+
+def test_local_folder_becomes_a_flat_index(rendered: Render, local_torch_index: Path) -> None:
+    config = pyproject(rendered(torch_index_url=str(local_torch_index)))["tool"]["uv"]
+    assert config["index"][0]["format"] == "flat"
+    assert config["index"][0]["url"] == str(local_torch_index / "cpu")
+
+
+def test_numpy_only_project_has_no_torch_anywhere(rendered: Render) -> None:
+    project = rendered(framework="none")
+    data = pyproject(project)
+    assert "torch" not in data["project"]["dependencies"]
+    assert "index" not in data["tool"]["uv"]
+    assert "torch" not in "".join(p.read_text() for p in (project / "src").rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    ("framework", "present", "absent"),
+    [
+        ("pytorch", ["models.py", "training.py", "devices.py"], ["regression.py"]),
+        ("none", ["regression.py"], ["models.py", "training.py", "devices.py"]),
+    ],
+)
+def test_package_modules_match_the_framework(
+    rendered: Render, framework: str, present: list[str], absent: list[str]
+) -> None:
+    package = rendered(framework=framework) / "src" / "protein_folding"
+    for name in ["__init__.py", "config.py", "py.typed", *present]:
+        assert (package / name).is_file(), name
+    for name in absent:
+        assert not (package / name).exists(), name
+
+
+def test_answers_file_records_every_answer(rendered: Render) -> None:
+    answers = yaml.safe_load((rendered() / ".copier-answers.yml").read_text())
+    for question in ("project_name", "package_name", "python_version", "framework", "accelerator"):
+        assert question in answers
+    assert answers["accelerator"] == "cpu"
+    assert "_src_path" in answers and "_commit" in answers
+
+
+def test_env_example_documents_each_variable(rendered: Render) -> None:
+    lines = (rendered() / ".env.example").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            assert lines[number - 1].startswith("#"), f"undocumented: {line}"
+    assert any(line.startswith("DATA_DIR=") for line in lines)
+    assert any(line.startswith("HF_HOME=") for line in lines)
+    assert any("UV_CACHE_DIR" in line for line in lines)
+
+
+def test_gitignore_keeps_env_out_but_not_its_example(rendered: Render) -> None:
+    ignored = (rendered() / ".gitignore").read_text().splitlines()
+    assert ".env" in ignored
+    assert ".env.example" not in ignored
