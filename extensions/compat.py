@@ -21,7 +21,9 @@ def _as_tuple(version: str) -> tuple[int, ...]:
 def python_version_error(python_version: str, framework: str) -> str:
     low, high = PYTHON_SUPPORT[framework]
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
-        return f"'{python_version}' is not a Python minor version. Write it as 3.MINOR, e.g. {high}."
+        return (
+            f"'{python_version}' is not a Python minor version. Write it as 3.MINOR, e.g. {high}."
+        )
     if not _as_tuple(low) <= _as_tuple(python_version) <= _as_tuple(high):
         return (
             f"{FRAMEWORK_LABELS[framework]} supports Python {low} to {high}, not {python_version}. "

@@ -21,7 +21,7 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 def package_name_from(project_name: str) -> str:
-    """The import name a project called `project_name` gets by default ("My GPU Lab" -> "my_gpu_lab")."""
+    """The default import name of a project ("My GPU Lab" -> "my_gpu_lab")."""
     name = re.sub(r"[^0-9a-zA-Z]+", "_", project_name.strip()).strip("_").lower()
     if name and name[0].isdigit():
         name = f"project_{name}"
@@ -49,7 +49,9 @@ def project_name_error(project_name: str) -> str:
 def package_name_error(package_name: str) -> str:
     """Empty when `package_name` is a safe import name, else what is wrong and how to fix it."""
     if not package_name:
-        return "The package name is empty. Use lowercase letters, digits and '_', e.g. 'my_project'."
+        return (
+            "The package name is empty. Use lowercase letters, digits and '_', e.g. 'my_project'."
+        )
     if not _IDENTIFIER.match(package_name):
         suggestion = package_name_from(package_name) or "my_project"
         return (
@@ -70,5 +72,7 @@ def email_error(email: str) -> str:
     if not email:
         return ""
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
-        return f"'{email}' is not an email address (expected name@domain.tld). Leave it empty to skip."
+        return (
+            f"'{email}' is not an email address (expected name@domain.tld). Leave it empty to skip."
+        )
     return ""

@@ -41,7 +41,9 @@ def torch_index(base: str, accelerator: str) -> TorchIndex:
 
 def index_url_error(base: str, accelerator: str) -> str:
     if not base.strip():
-        return f"The index URL is empty. Use {DEFAULT_TORCH_INDEX_URL}, a mirror, or a local folder."
+        return (
+            f"The index URL is empty. Use {DEFAULT_TORCH_INDEX_URL}, a mirror, or a local folder."
+        )
     if base.startswith(("http://", "https://")):
         return ""
     if "://" in base and not base.startswith("file://"):

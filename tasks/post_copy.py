@@ -75,7 +75,9 @@ def main() -> int:
     )
     if process.returncode != 0:
         say(f"\nThe project is kept in {project}; only the environment set-up is unfinished.")
-        say(f"After fixing the problem above, resume with the command it printed, or:\n    {resume}")
+        say(
+            f"After fixing the problem above, resume with the command it printed, or:\n    {resume}"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import copier
 import pytest
+from plumbum import local
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 
@@ -28,7 +29,9 @@ def find_torch_wheel() -> Path | None:
     """The real CPU build of torch in pip's find-links folder(s), if this machine has one."""
     folders = os.environ.get("PIP_FIND_LINKS", "").split()
     parser = configparser.ConfigParser()
-    parser.read(["/etc/pip.conf", Path.home() / ".config/pip/pip.conf", Path.home() / ".pip/pip.conf"])
+    parser.read(
+        ["/etc/pip.conf", Path.home() / ".config/pip/pip.conf", Path.home() / ".pip/pip.conf"]
+    )
     for section in parser.sections():
         folders += parser.get(section, "find-links", fallback="").split()
     for folder in folders:
@@ -38,14 +41,32 @@ def find_torch_wheel() -> Path | None:
     return None
 
 
+def set_environment(**variables: str | None) -> None:
+    """Set (or, with None, remove) variables for this process and for copier's tasks.
+
+    Copier starts tasks with plumbum's copy of the environment, taken when plumbum was
+    imported, so os.environ alone would not reach them.
+    """
+    for name, value in variables.items():
+        for environment in (os.environ, local.env):
+            if value is None:
+                environment.pop(name, None)
+            else:
+                environment[name] = value
+
+
 @pytest.fixture(scope="session", autouse=True)
 def clean_environment() -> Iterator[None]:
     """Keep the test runner's venv out of uv's way and make failures fast and offline-safe."""
     saved = dict(os.environ)
-    for name in ("VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH"):
-        os.environ.pop(name, None)
-    os.environ["UV_PYTHON_DOWNLOADS"] = "never"  # only interpreters already on this machine
-    os.environ["UV_HTTP_RETRIES"] = "0"
+    set_environment(
+        VIRTUAL_ENV=None,
+        UV_RUN_RECURSION_DEPTH=None,
+        UV_PROJECT_ENVIRONMENT=None,
+        PYTHONPATH=None,
+        UV_PYTHON_DOWNLOADS="never",  # only interpreters already on this machine
+        UV_HTTP_RETRIES="0",
+    )
     if shutil.which("pyenv"):
         # Let uv see every pyenv interpreter, not only the global one, through the shims.
         def pyenv(*args: str) -> list[str]:
@@ -54,10 +75,10 @@ def clean_environment() -> Iterator[None]:
             ).stdout.split()
 
         versions = pyenv("version-name")[:1] + pyenv("versions", "--bare")
-        os.environ["PYENV_VERSION"] = ":".join(dict.fromkeys(versions))
+        set_environment(PYENV_VERSION=":".join(dict.fromkeys(versions)))
     yield
-    os.environ.clear()
-    os.environ.update(saved)
+    set_environment(**{name: None for name in os.environ})
+    set_environment(**saved)
 
 
 @pytest.fixture(scope="session")
@@ -113,9 +134,7 @@ def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedPro
 def torch_project(tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path) -> Path:
     """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced."""
     destination = tmp_path_factory.mktemp("generated") / "protein-folding"
-    return render(
-        destination, torch_index_url=str(local_torch_index), extra_dependencies="einops"
-    )
+    return render(destination, torch_index_url=str(local_torch_index), extra_dependencies="einops")
 
 
 @pytest.fixture(scope="module")

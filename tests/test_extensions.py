@@ -116,7 +116,9 @@ def test_python_is_pinned_to_one_minor() -> None:
 
 def test_remote_index_is_base_plus_accelerator() -> None:
     index = torch_index.torch_index("https://mirror.lab.org/pytorch/", "cpu")
-    assert index == torch_index.TorchIndex("pytorch-cpu", "https://mirror.lab.org/pytorch/cpu", False)
+    assert index == torch_index.TorchIndex(
+        "pytorch-cpu", "https://mirror.lab.org/pytorch/cpu", False
+    )
 
 
 def test_local_folder_is_a_flat_index(tmp_path: Path) -> None:

@@ -66,7 +66,9 @@ def test_every_direct_dependency_is_pinned_to_the_lock() -> None:
 
 
 def test_extras_and_markers_survive_pinning() -> None:
-    dependencies = tomllib.loads(setup_env.pin_pyproject(PYPROJECT, LOCK))["project"]["dependencies"]
+    dependencies = tomllib.loads(setup_env.pin_pyproject(PYPROJECT, LOCK))["project"][
+        "dependencies"
+    ]
     assert 'xarray[io]==2025.1.0; python_version >= "3.11"' in dependencies
 
 

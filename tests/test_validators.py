@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import copier
 import pytest
 from conftest import BASE_ANSWERS, TEMPLATE
-
-import copier
 
 BAD_ANSWERS = [
     pytest.param({"project_name": "  "}, "project name is empty", id="empty-project-name"),

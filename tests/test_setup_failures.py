@@ -1,0 +1,114 @@
+"""Set-up that fails never costs the user the project, and says how to resume.
+
+Copier deletes a fresh render when a task exits non-zero (cleanup_on_error), and runs tasks
+again inside its temporary renders during `copier update`. These tests pin both traps down.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import copier
+import pytest
+import tomlkit
+from conftest import TEMPLATE, render, run, set_environment
+
+pytestmark = pytest.mark.slow
+
+UNREACHABLE_MIRROR = "http://127.0.0.1:9/whl"  # the discard port: nothing listens there
+
+
+def test_unreachable_mirror_keeps_project_and_names_the_failed_step(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    project = render(tmp_path / "project", torch_index_url=UNREACHABLE_MIRROR)
+    output = "".join(capfd.readouterr())
+    assert (project / "pyproject.toml").is_file()
+    assert (project / "src" / "protein_folding" / "__init__.py").is_file()
+    assert "Set-up failed at step 'lock'" in output
+    assert "127.0.0.1:9" in output  # uv's own error, naming the unreachable index
+    assert "uv run scripts/setup_env.py --from lock" in output
+
+
+def test_resume_command_finishes_the_setup(tmp_path: Path, local_torch_index: Path) -> None:
+    project = render(tmp_path / "project", torch_index_url=UNREACHABLE_MIRROR)
+    # The user points the index at a reachable mirror, then runs the printed command.
+    pyproject = tomlkit.parse((project / "pyproject.toml").read_text())
+    pyproject["tool"]["uv"]["index"][0]["url"] = str(local_torch_index / "cpu")
+    pyproject["tool"]["uv"]["index"][0]["format"] = "flat"
+    (project / "pyproject.toml").write_text(tomlkit.dumps(pyproject))
+    result = run(["uv", "run", "scripts/setup_env.py", "--from", "lock"], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Environment ready" in result.stdout
+    assert '"torch==2.13.0"' in (project / "pyproject.toml").read_text()
+
+
+def test_missing_uv_keeps_project_and_explains_how_to_install(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    saved_path = os.environ["PATH"]
+    without_uv = [d for d in saved_path.split(os.pathsep) if not (Path(d) / "uv").exists()]
+    set_environment(PATH=os.pathsep.join(without_uv))
+    assert shutil.which("uv") is None
+    try:
+        project = render(tmp_path / "project", framework="none")
+    finally:
+        set_environment(PATH=saved_path)
+    output = "".join(capfd.readouterr())
+    assert (project / "pyproject.toml").is_file()
+    assert "'uv' is not on PATH" in output
+    assert "pip install uv" in output
+    assert f"cd {project} && uv run scripts/setup_env.py" in output
+
+
+def git(*args: str, cwd: Path) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture
+def tagged_template(tmp_path: Path) -> Path:
+    """A git copy of this template's working tree with two releases, v0.1.0 and v0.2.0."""
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE)
+    clone = tmp_path / "template"
+    for name in listed.stdout.splitlines():
+        if (TEMPLATE / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, clone / name)
+    git("init", "-q", cwd=clone)
+    git("add", "-A", cwd=clone)
+    git("commit", "-qm", "v0.1.0", cwd=clone)
+    git("tag", "v0.1.0", cwd=clone)
+    readme = clone / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nAdded in v0.2.0.\n")
+    git("commit", "-qam", "v0.2.0", cwd=clone)
+    git("tag", "v0.2.0", cwd=clone)
+    return clone
+
+
+def test_update_runs_no_setup_task(tagged_template: Path, tmp_path: Path, capfd) -> None:
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(tagged_template),
+        str(project),
+        data={"project_name": "Plain", "framework": "none", "python_version": "3.11"},
+        defaults=True,
+        unsafe=True,
+        vcs_ref="v0.1.0",
+        quiet=True,
+    )
+    assert "Environment ready" in "".join(capfd.readouterr())
+    git("add", "-A", cwd=project)
+    git("commit", "-qm", "generated", cwd=project)
+    lock_before = (project / "uv.lock").read_text()
+
+    copier.run_update(
+        str(project), defaults=True, unsafe=True, overwrite=True, vcs_ref="v0.2.0", quiet=True
+    )
+
+    output = "".join(capfd.readouterr())
+    assert "Setting up the environment" not in output
+    assert "Added in v0.2.0." in (project / "README.md").read_text()
+    assert (project / "uv.lock").read_text() == lock_before
