@@ -52,6 +52,7 @@ class ResearchFilters(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         environment.filters.update(
+            folder_name=naming.folder_name,
             package_name_from=naming.package_name_from,
             project_name_error=naming.project_name_error,
             package_name_error=naming.package_name_error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keyword
 import re
 import sys
+from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
@@ -18,6 +19,11 @@ RESERVED_IMPORT_NAMES = frozenset(
 )  # fmt: skip
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def folder_name(path: str) -> str:
+    """The name of the destination folder, the natural default project name."""
+    return Path(path).resolve().name
 
 
 def package_name_from(project_name: str) -> str:

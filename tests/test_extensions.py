@@ -23,6 +23,10 @@ def test_package_name_derived_from_project_name(project_name: str, package_name:
     assert naming.package_name_error(package_name) == ""
 
 
+def test_default_project_name_is_the_destination_folder(tmp_path: Path) -> None:
+    assert naming.folder_name(str(tmp_path / "protein-folding")) == "protein-folding"
+
+
 def test_distribution_name_is_normalised() -> None:
     assert naming.distribution_name("Protein Folding (v2)") == "protein-folding-v2"
 
