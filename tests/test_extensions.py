@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from extensions import compat, naming, requirements, torch_index
+from extensions import compat, cuda, naming, requirements, torch_index
 
 
 @pytest.mark.parametrize(
@@ -152,3 +152,24 @@ def test_local_folder_with_wheels_passes(tmp_path: Path) -> None:
 )
 def test_bad_index_urls_are_explained(url: str, problem: str) -> None:
     assert problem in torch_index.index_url_error(url, "cpu")
+
+
+@pytest.mark.parametrize(
+    ("driver", "build"),
+    [
+        ("580.65.06", "cu132"),
+        ("590.10", "cu132"),
+        ("570.124.06", "cu128"),
+        ("550.54.14", "cu128"),
+        ("525.60.13", "cu128"),
+        ("525.60.12", "cpu"),
+        ("470.82.01", "cpu"),
+    ],
+)
+def test_newest_build_for_driver(driver: str, build: str) -> None:
+    assert cuda.newest_build_for_driver(driver).name == build
+
+
+def test_build_labels_name_the_driver() -> None:
+    assert cuda.BUILDS_BY_NAME["cu130"].label == "CUDA 13.0 — NVIDIA driver ≥ 580"
+    assert cuda.BUILDS_BY_NAME["cpu"].label.startswith("CPU only")
