@@ -44,6 +44,7 @@ compat = _module("compat")
 requirements = _module("requirements")
 torch_index = _module("torch_index")
 gitconfig = _module("gitconfig")
+cuda = _module("cuda")
 
 
 class ResearchFilters(Extension):
@@ -79,6 +80,7 @@ class DerivedContext(ContextHook):
         context["requires_python"] = compat.requires_python(context["python_version"])
         context["distribution_name"] = naming.distribution_name(context["project_name"])
         context["uses_torch"] = framework == "pytorch"
+        context["cuda_builds"] = cuda.BUILDS
         if framework == "pytorch":
             context["torch_index"] = torch_index.torch_index(
                 context["torch_index_url"], context["accelerator"]
