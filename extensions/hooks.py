@@ -46,6 +46,17 @@ torch_index = _module("torch_index")
 gitconfig = _module("gitconfig")
 cuda = _module("cuda")
 
+# Feature modules plug in without touching the classes below. Each may define
+#   FILTERS: dict[str, Callable]   -- Jinja filters for copier.yml (validators, defaults)
+#   GLOBALS: dict[str, Callable]   -- Jinja globals for copier.yml
+#   derive(context) -> dict        -- values computed from the answers, for the templates
+# and is listed here once.
+FEATURE_MODULES: tuple[str, ...] = ()
+
+
+def _features() -> list[ModuleType]:
+    return [_module(name) for name in FEATURE_MODULES]
+
 
 class ResearchFilters(Extension):
     """Filters and globals used by copier.yml's defaults and validators."""
@@ -64,6 +75,9 @@ class ResearchFilters(Extension):
             git_config=gitconfig.git_config,
         )
         environment.globals.update(default_author_name=gitconfig.default_author_name)
+        for feature in _features():
+            environment.filters.update(getattr(feature, "FILTERS", {}))
+            environment.globals.update(getattr(feature, "GLOBALS", {}))
 
 
 class DerivedContext(ContextHook):
@@ -85,3 +99,7 @@ class DerivedContext(ContextHook):
             context["torch_index"] = torch_index.torch_index(
                 context["torch_index_url"], context["accelerator"]
             )
+        for feature in _features():
+            derive = getattr(feature, "derive", None)
+            if derive is not None:
+                context.update(derive(context))
