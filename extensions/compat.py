@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from . import torch_releases
+
 # Oldest and newest Python minor each framework publishes wheels for today.
 # PyTorch 2.14 is the last release for 3.10 (2.15 needs 3.11); 3.15 wheels are too new to rely on.
 PYTHON_SUPPORT: dict[str, tuple[str, str]] = {
@@ -18,7 +20,7 @@ def _as_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def python_version_error(python_version: str, framework: str) -> str:
+def python_version_error(python_version: str, framework: str, accelerator: str = "cpu") -> str:
     low, high = PYTHON_SUPPORT[framework]
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
         return (
@@ -29,6 +31,8 @@ def python_version_error(python_version: str, framework: str) -> str:
             f"{FRAMEWORK_LABELS[framework]} supports Python {low} to {high}, not {python_version}. "
             f"Choose a version in that range."
         )
+    if framework == "pytorch":
+        return torch_releases.torch_python_error(python_version, accelerator)
     return ""
 
 

@@ -9,7 +9,7 @@ outputs instead of real hardware:
    `PROBE_TIMEOUT_S` seconds) is recorded as `None`;
 2. pure parsers, from one tool's raw text to values;
 3. the pure decision, `detect(probes)`, which returns a `Detection`: the proposed build
-   (a name from `cuda.BUILDS`, or `ROCM_BUILD`) and a one-line summary for the question's help.
+   (a name from `cuda.BUILDS`) and a one-line summary for the question's help.
 
 The order of preference: GPUs that `nvidia-smi` lists, then AMD GPUs, then an NVIDIA driver
 with no visible GPU. That driver is trusted (from `/proc` when `nvidia-smi` fails) because
@@ -44,8 +44,8 @@ PROC_DRIVER_VERSION = Path("/proc/driver/nvidia/version")
 ROCM_BIN = Path("/opt/rocm/bin")  # where ROCm installs its tools when they are not on PATH
 PROBE_TIMEOUT_S = 5.0
 
-ROCM_BUILD = "rocm7.2"
-ROCM_VERSION = "7.2"
+ROCM_BUILD = cuda.ROCM_BUILD.name
+ROCM_VERSION = cuda.ROCM_BUILD.rocm
 
 NVIDIA_SMI_QUERY = ("nvidia-smi", "--query-gpu=driver_version,name", "--format=csv,noheader")
 

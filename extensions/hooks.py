@@ -51,7 +51,7 @@ cuda = _module("cuda")
 #   GLOBALS: dict[str, Callable]   -- Jinja globals for copier.yml
 #   derive(context) -> dict        -- values computed from the answers, for the templates
 # and is listed here once.
-FEATURE_MODULES: tuple[str, ...] = ()
+FEATURE_MODULES: tuple[str, ...] = ("accelerators",)
 
 
 def _features() -> list[ModuleType]:
@@ -95,10 +95,6 @@ class DerivedContext(ContextHook):
         context["distribution_name"] = naming.distribution_name(context["project_name"])
         context["uses_torch"] = framework == "pytorch"
         context["cuda_builds"] = cuda.BUILDS
-        if framework == "pytorch":
-            context["torch_index"] = torch_index.torch_index(
-                context["torch_index_url"], context["accelerator"]
-            )
         for feature in _features():
             derive = getattr(feature, "derive", None)
             if derive is not None:

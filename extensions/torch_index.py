@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from . import cuda
 
 DEFAULT_TORCH_INDEX_URL = "https://download.pytorch.org/whl"
 
@@ -52,10 +58,105 @@ def index_url_error(base: str, accelerator: str) -> str:
     assert folder is not None
     if not folder.is_absolute():
         return f"'{base}' is a relative path. Give the folder as an absolute path."
-    builds = folder / accelerator
-    if not builds.is_dir() or not any(builds.glob("*.whl")):
-        return (
-            f"The folder {builds} holds no wheels. A local index needs the wheels of each "
-            f"build under <folder>/<build>/, here {builds}/torch-*.whl."
-        )
+    needed = [accelerator] if accelerator == "cpu" else [accelerator, "cpu"]
+    for build in needed:
+        wheels = folder / build
+        if not wheels.is_dir() or not any(wheels.glob("*.whl")):
+            return (
+                f"The folder {wheels} holds no wheels. A local index needs the wheels of each "
+                f"build it serves under <folder>/<build>/ (here {', '.join(needed)}), "
+                f"e.g. {wheels}/torch-*.whl."
+            )
     return ""
+
+
+# ── Routing: which index serves torch (and its companions) on which platform ────────────
+
+
+@dataclass(frozen=True)
+class Source:
+    """One entry of a package's `[tool.uv.sources]` list."""
+
+    index: str
+    marker: str | None = None
+    extra: str | None = None
+
+
+@dataclass(frozen=True)
+class TorchPlan:
+    """Everything the generated pyproject says about PyTorch.
+
+    `dependencies` go to `[project].dependencies`; with extras, `extras` hold the builds
+    instead (one `[project.optional-dependencies]` table each, declared in conflict).
+    """
+
+    indexes: tuple[TorchIndex, ...]
+    sources: dict[str, tuple[Source, ...]]
+    dependencies: tuple[str, ...]
+    extras: dict[str, tuple[str, ...]]
+
+    @property
+    def conflicts(self) -> tuple[str, ...]:
+        return tuple(self.extras)
+
+
+def platform_marker(platforms: tuple[str, ...], *, negate: bool = False) -> str:
+    """`sys_platform == 'linux' or sys_platform == 'win32'`, or its negation."""
+    if negate:
+        return " and ".join(f"sys_platform != '{platform}'" for platform in platforms)
+    return " or ".join(f"sys_platform == '{platform}'" for platform in platforms)
+
+
+def extra_name(build: str) -> str:
+    """The extra named after a build, normalised as PEP 685 does (`rocm7.2` -> `rocm7-2`)."""
+    return canonicalize_name(build)
+
+
+def torch_plan(
+    base: str,
+    accelerator: str,
+    packages: Sequence[str] = (),
+    *,
+    cpu_extra: bool = False,
+    torch_requirement: str = "torch",
+) -> TorchPlan:
+    """Route torch and `packages` (torchvision, torchaudio) to the accelerator's index.
+
+    A GPU build has wheels for some platforms only, so its index serves those (CUDA: Linux
+    and Windows; ROCm: Linux) and the CPU index serves the rest (macOS, with MPS on Apple
+    silicon): one uv.lock covers the cluster and the laptop. Every package that uses an
+    index also gets a source, because an explicit index without a source is never used
+    (uv#12774). With `cpu_extra`, the CPU build and the GPU build become two conflicting
+    extras instead, chosen with `uv sync --extra cpu` or `--extra <build>`.
+    """
+    build = cuda.BUILDS_BY_NAME[accelerator]
+    cpu = cuda.BUILDS_BY_NAME["cpu"]
+    torch_packages = (torch_requirement, *packages)
+    names = tuple(Requirement(item).name for item in torch_packages)
+    build_index = torch_index(base, build.name)
+    if not build.is_gpu:
+        source = (Source(build_index.name),)
+        return TorchPlan((build_index,), dict.fromkeys(names, source), torch_packages, {})
+
+    cpu_index = torch_index(base, cpu.name)
+    on_gpu_platforms = platform_marker(build.platforms)
+    companions = tuple(f"{name}; {on_gpu_platforms}" for name in build.companions)
+    companion_sources = dict.fromkeys(
+        build.companions, (Source(build_index.name, marker=on_gpu_platforms),)
+    )
+    indexes = (build_index, cpu_index)
+    if cpu_extra:
+        gpu_extra = extra_name(build.name)
+        sources = dict.fromkeys(
+            names, (Source(cpu_index.name, extra="cpu"), Source(build_index.name, extra=gpu_extra))
+        )
+        extras = {"cpu": torch_packages, gpu_extra: (*torch_packages, *companions)}
+        return TorchPlan(indexes, {**sources, **companion_sources}, (), extras)
+    sources = dict.fromkeys(
+        names,
+        (
+            Source(build_index.name, marker=on_gpu_platforms),
+            Source(cpu_index.name, marker=platform_marker(build.platforms, negate=True)),
+        ),
+    )
+    return TorchPlan(indexes, {**sources, **companion_sources}, (*torch_packages, *companions), {})

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import copier
+import indexes
 import pytest
 from plumbum import local
 
@@ -96,6 +97,20 @@ def local_torch_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Pat
     (folder / "cpu").mkdir()
     (folder / "cpu" / torch_wheel.name).symlink_to(torch_wheel)
     return folder
+
+
+@pytest.fixture(scope="session")
+def stand_in_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) -> Path:
+    """A local folder index for every build: the real CPU wheel plus STAND-IN GPU wheels."""
+    return indexes.build_flat_index(tmp_path_factory.mktemp("stand-in-index"), torch_wheel)
+
+
+@pytest.fixture(scope="session")
+def stand_in_server(tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path) -> Iterator[str]:
+    """The same wheels as a PEP 503 index served on loopback: yields its base URL."""
+    tree = indexes.build_simple_index(stand_in_index, tmp_path_factory.mktemp("simple") / "whl")
+    with indexes.serve(tree.parent) as url:
+        yield f"{url}/whl"
 
 
 Render = Callable[..., Path]

@@ -1,0 +1,193 @@
+"""PyTorch routing, proven on uv.lock: each platform gets the build the answers ask for.
+
+The lock is made by real `uv lock` runs against local indexes (tests/indexes.py): a flat
+folder and a PEP 503 server on loopback. Their GPU wheels are STAND-INS with the names and
+versions of the real builds; only the CPU torch wheel is real. Nothing here installs a GPU
+build: `uv lock` resolves for every platform at once, which is what the routing decides.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomlkit
+from packaging.markers import Marker
+from conftest import Render, run
+
+from extensions import cuda
+
+GPU_BUILDS = [build.name for build in cuda.BUILDS if build.is_gpu]
+LINUX, WINDOWS, MACOS = (
+    "sys_platform == 'linux'",
+    "sys_platform == 'win32'",
+    "sys_platform == 'darwin'",
+)
+
+
+def lock(project: Path) -> dict[str, Any]:
+    result = run(["uv", "lock"], project)
+    assert result.returncode == 0, result.stderr
+    return tomllib.loads((project / "uv.lock").read_text())
+
+
+def locked(lock_data: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    return [package for package in lock_data["package"] if package["name"] == name]
+
+
+def index_of(package: dict[str, Any]) -> str:
+    """The last path segment of the index a locked package comes from (`cu130`, `cpu`)."""
+    registry = str(package["source"].get("registry", ""))
+    return "pypi" if "pypi.org" in registry else registry.rstrip("/").rsplit("/", 1)[-1]
+
+
+def build_for(lock_data: dict[str, Any], name: str, platform: str) -> str:
+    """Which index serves `name` on `platform` ("linux", "win32", "darwin") in this lock."""
+    candidates = locked(lock_data, name)
+    for package in candidates:
+        markers = package.get("resolution-markers", [])
+        if not markers or any(_marker_holds(marker, platform) for marker in markers):
+            return index_of(package)
+    raise AssertionError(f"{name} is not locked for {platform}: {candidates}")
+
+
+def _marker_holds(marker: str, platform: str) -> bool:
+    return Marker(marker).evaluate({"sys_platform": platform, "platform_system": platform})
+
+
+@pytest.mark.parametrize("accelerator", GPU_BUILDS)
+def test_gpu_build_serves_its_platforms_and_cpu_serves_the_rest(
+    rendered: Render, stand_in_index: Path, accelerator: str
+) -> None:
+    project = rendered(accelerator=accelerator, torch_index_url=str(stand_in_index))
+    lock_data = lock(project)
+    build = cuda.BUILDS_BY_NAME[accelerator]
+    for platform in ("linux", "win32", "darwin"):
+        expected = accelerator if platform in build.platforms else "cpu"
+        assert build_for(lock_data, "torch", platform) == expected, platform
+
+
+def test_rocm_brings_its_triton_from_the_rocm_index_on_linux_only(
+    rendered: Render, stand_in_index: Path
+) -> None:
+    project = rendered(accelerator="rocm7.2", torch_index_url=str(stand_in_index))
+    (triton,) = locked(lock(project), "triton-rocm")
+    assert index_of(triton) == "rocm7.2"
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert f"triton-rocm; {LINUX}" in dependencies["dependencies"]
+
+
+def test_companions_follow_torch_to_the_same_build(rendered: Render, stand_in_index: Path) -> None:
+    project = rendered(
+        accelerator="cu130", torch_packages=["torchvision"], torch_index_url=str(stand_in_index)
+    )
+    lock_data = lock(project)
+    assert build_for(lock_data, "torchvision", "linux") == "cu130"
+    assert build_for(lock_data, "torchvision", "darwin") == "cpu"
+
+
+def test_pep503_mirror_routes_like_the_folder(rendered: Render, stand_in_server: str) -> None:
+    project = rendered(accelerator="cu126", torch_index_url=stand_in_server)
+    indexes = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]["index"]
+    assert [index["url"] for index in indexes] == [
+        f"{stand_in_server}/cu126",
+        f"{stand_in_server}/cpu",
+    ]
+    assert all("format" not in index for index in indexes)  # PEP 503, not flat
+    lock_data = lock(project)
+    assert build_for(lock_data, "torch", "linux") == "cu126"
+    assert build_for(lock_data, "torch", "darwin") == "cpu"
+
+
+def test_cpu_project_takes_torch_from_the_cpu_index_everywhere(
+    rendered: Render, stand_in_index: Path
+) -> None:
+    lock_data = lock(rendered(accelerator="cpu", torch_index_url=str(stand_in_index)))
+    assert {build_for(lock_data, "torch", p) for p in ("linux", "win32", "darwin")} == {"cpu"}
+
+
+# ── Laptop + cluster: two builds as conflicting extras of one lock ──────────────────────
+
+
+@pytest.fixture
+def two_build_project(rendered: Render, stand_in_index: Path) -> Path:
+    project = rendered(accelerator="cu130", cpu_extra=True, torch_index_url=str(stand_in_index))
+    lock(project)
+    return project
+
+
+def installed_torch(project: Path) -> str:
+    result = run(["uv", "pip", "show", "torch"], project)
+    assert result.returncode == 0, result.stderr
+    return next(
+        line.split()[-1] for line in result.stdout.splitlines() if line.startswith("Version")
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("extra", "version"), [("cpu", "2.13.0+cpu"), ("cu130", "2.13.0+cu130")])
+def test_each_extra_installs_its_build_from_the_one_lock(
+    two_build_project: Path, extra: str, version: str
+) -> None:
+    result = run(
+        ["uv", "sync", "--locked", "--extra", extra, "--no-install-project"], two_build_project
+    )
+    assert result.returncode == 0, result.stderr
+    assert installed_torch(two_build_project) == version
+
+
+def test_the_two_extras_cannot_be_installed_together(two_build_project: Path) -> None:
+    result = run(
+        ["uv", "sync", "--locked", "--extra", "cpu", "--extra", "cu130"], two_build_project
+    )
+    assert result.returncode != 0
+    assert "conflict" in result.stderr.lower()
+
+
+# ── uv#12774: an index without a source is silently ignored ─────────────────────────────
+
+
+def test_an_index_without_a_source_gives_the_wrong_torch(
+    rendered: Render, stand_in_index: Path
+) -> None:
+    """The mistake our template cannot make, reproduced by removing the sources by hand."""
+    project = rendered(accelerator="cu130", torch_index_url=str(stand_in_index))
+    pyproject = tomlkit.parse((project / "pyproject.toml").read_text())
+    del pyproject["tool"]["uv"]["sources"]
+    (project / "pyproject.toml").write_text(tomlkit.dumps(pyproject))
+    assert build_for(lock(project), "torch", "linux") == "pypi"  # not cu130
+
+
+VARIANTS = [
+    pytest.param(
+        {"accelerator": acc, "cpu_extra": extra, "torch_packages": packages},
+        id=f"{acc}-{'extras' if extra else 'markers'}-{len(packages)}",
+    )
+    for acc in [build.name for build in cuda.BUILDS]
+    for extra in (False, True)
+    for packages in ([], ["torchvision", "torchaudio"])
+    if not (extra and acc == "cpu")
+]
+
+
+@pytest.mark.parametrize("answers", VARIANTS)
+def test_every_index_has_a_source_and_every_torch_package_a_route(
+    rendered: Render, answers: dict[str, Any]
+) -> None:
+    config = tomllib.loads((rendered(**answers) / "pyproject.toml").read_text())
+    uv = config["tool"]["uv"]
+    routed = {source["index"] for sources in uv["sources"].values() for source in sources}
+    assert routed == {index["name"] for index in uv["index"]}
+    requirements = list(config["project"]["dependencies"])
+    for extra in config["project"].get("optional-dependencies", {}).values():
+        requirements += extra
+    names = {item.split(";")[0].split("=")[0].strip() for item in requirements}
+    for package in (
+        "torch",
+        *answers["torch_packages"],
+        *cuda.BUILDS_BY_NAME[answers["accelerator"]].companions,
+    ):
+        assert package in names
+        assert package in uv["sources"]
