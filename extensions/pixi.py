@@ -1,0 +1,273 @@
+"""The pixi variant: the `[tool.pixi]` tables of the generated pyproject, planned from the answers.
+
+pixi reads `[project].dependencies` as PyPI dependencies and solves conda-forge first, PyPI
+second. So when PyTorch comes from conda-forge, torch and its companions leave
+`[project].dependencies` (pixi would otherwise also take them from PyPI) and become conda
+packages; when it comes from PyPI, they stay, and each platform pins them to PyTorch's index
+for its build. pixi is then the only source of truth for PyTorch: the uv-side index routing
+(`torch_plan`) is not written.
+
+Platforms follow pixi >= 0.71, where CUDA is declared on the platform entry: a CUDA project
+lists a CUDA Linux platform first (installed where an NVIDIA driver is found, or where
+`CONDA_OVERRIDE_CUDA` says so), a CPU Linux platform (login nodes, CI), and Apple silicon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from . import cuda, torch_index
+
+CONDA_FORGE = "conda-forge"
+PYPI = "pypi"
+TORCH_SOURCES = (CONDA_FORGE, PYPI)
+REQUIRES_PIXI = ">=0.71"  # platform entries that declare CUDA ("rich platforms")
+MAC = "osx-arm64"
+
+# PyTorch packages pixi must take from one source; PyPI name -> conda-forge name.
+CONDA_NAMES = {"torch": "pytorch", "torchvision": "torchvision", "torchaudio": "torchaudio"}
+# Routed to the build's index on PyPI, but no conda-forge package at all (ROCm's Triton).
+PYPI_ONLY = ("triton-rocm", "pytorch-triton-rocm")
+# The CUDA toolkit pieces that build extensions against the environment's CUDA (nvcc pulls
+# conda-forge's gcc/gxx activation packages and constrains their versions).
+CUDA_TOOLKIT = ("cuda-nvcc", "cuda-cudart-dev", "cuda-libraries-dev")
+COMPILERS = ("gcc", "gxx")
+
+
+@dataclass(frozen=True)
+class Platform:
+    """One entry of `[tool.pixi.workspace] platforms`."""
+
+    name: str
+    subdir: str
+    cuda: str | None = None  # the `__cuda` major this platform declares
+
+    @property
+    def entry(self) -> str:
+        """The TOML value: a bare subdir, or an inline table for a named platform."""
+        if self.name == self.subdir and self.cuda is None:
+            return f'"{self.name}"'
+        cuda_key = f', cuda = "{self.cuda}"' if self.cuda else ""
+        return f'{{ name = "{self.name}", platform = "{self.subdir}"{cuda_key} }}'
+
+
+@dataclass(frozen=True)
+class PypiPin:
+    """A `[tool.pixi.target.<platform>.pypi-dependencies]` entry: a package from one index."""
+
+    version: str
+    index: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one platform adds to the common dependencies."""
+
+    platform: str
+    conda: dict[str, str] = field(default_factory=dict)
+    pypi: dict[str, PypiPin] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PixiPlan:
+    platforms: tuple[Platform, ...]
+    conda: dict[str, str]  # [tool.pixi.dependencies]
+    targets: tuple[Target, ...]
+    torch_source: str | None  # None when the project does not use PyTorch
+    cuda_platform: Platform | None
+    cuda_version: str | None  # the build's CUDA, e.g. "12.8"
+    compilers: bool
+
+    @property
+    def requires_pixi(self) -> str:
+        return REQUIRES_PIXI
+
+    @property
+    def override_cuda(self) -> str | None:
+        """The CONDA_OVERRIDE_CUDA value that makes a driverless machine take the CUDA platform."""
+        return self.cuda_platform.cuda if self.cuda_platform else None
+
+
+# ── Validators ─────────────────────────────────────────────────────────────
+
+
+def torch_source_default(accelerator: str) -> str:
+    build = cuda.BUILDS_BY_NAME.get(accelerator)
+    return PYPI if build is not None and build.rocm is not None else CONDA_FORGE
+
+
+def torch_source_error(source: str, accelerator: str, index_url: str = "") -> str:
+    """Empty when pixi can install `accelerator` from `source`, else why not and what to pick."""
+    if source not in TORCH_SOURCES:
+        return f"'{source}' is not a PyTorch source for pixi. Choose conda-forge or pypi."
+    build = cuda.BUILDS_BY_NAME.get(accelerator)
+    if source == CONDA_FORGE and build is not None and build.rocm is not None:
+        return (
+            f"conda-forge has no ROCm build of PyTorch, so {accelerator} cannot come from it. "
+            f"Choose 'pypi' (pixi installs PyTorch's {accelerator} wheels from its index), or "
+            "go back and choose a CUDA or CPU accelerator to keep conda-forge."
+        )
+    if source == PYPI and index_url and torch_index.torch_index(index_url, "cpu").flat:
+        return (
+            f"pixi takes PyPI indexes by URL, and '{index_url}' is a local folder. Serve it "
+            "over HTTP (a PEP 503 mirror), use PyTorch's index, or choose 'conda-forge'."
+        )
+    return ""
+
+
+# ── The plan ───────────────────────────────────────────────────────────────
+
+
+def conda_version(specifier: str) -> str:
+    """A PEP 440 specifier set as a conda version spec: `==2.13.*` -> `2.13.*`, `` -> `*`."""
+    parts = []
+    for spec in SpecifierSet(specifier):
+        if spec.operator == "==" and spec.version.endswith(".*"):
+            parts.append(spec.version)
+        elif spec.operator == "~=":
+            parts.append(f"~={spec.version}")
+        else:
+            parts.append(f"{spec.operator}{spec.version}")
+    return ",".join(sorted(parts)) or "*"
+
+
+def _platforms(build: cuda.Build) -> tuple[Platform, ...]:
+    if build.cuda is not None:
+        major = build.cuda.split(".")[0]
+        return (
+            Platform("linux-64-cuda", "linux-64", major),
+            Platform("linux-64-cpu", "linux-64"),
+            Platform(MAC, MAC),
+        )
+    return (Platform("linux-64", "linux-64"), Platform(MAC, MAC))
+
+
+def _torch_requirements(dependencies: list[str]) -> tuple[dict[str, Requirement], list[str]]:
+    """Split the dependency list into the PyTorch packages and the rest."""
+    routed = {*CONDA_NAMES, *PYPI_ONLY}
+    torch: dict[str, Requirement] = {}
+    rest: list[str] = []
+    for item in dependencies:
+        requirement = Requirement(item)
+        name = canonicalize_name(requirement.name)
+        if name in routed:
+            torch[name] = requirement
+        else:
+            rest.append(item)
+    return torch, rest
+
+
+def _conda_torch(
+    plan_platforms: tuple[Platform, ...], torch: dict[str, Requirement]
+) -> tuple[dict[str, str], list[Target]]:
+    common = {
+        CONDA_NAMES[name]: conda_version(str(requirement.specifier))
+        for name, requirement in torch.items()
+        if name in CONDA_NAMES
+    }
+    targets = []
+    for platform in plan_platforms:
+        if platform.cuda is not None:
+            targets.append(Target(platform.name, {"pytorch-gpu": "*"}))
+        elif platform.subdir.startswith("linux"):
+            targets.append(Target(platform.name, {"pytorch-cpu": "*"}))
+    return common, targets
+
+
+def _pypi_torch(
+    plan_platforms: tuple[Platform, ...],
+    build: cuda.Build,
+    torch: dict[str, Requirement],
+    index_url: str,
+) -> list[Target]:
+    targets = []
+    for platform in plan_platforms:
+        on_gpu = platform.subdir.startswith("linux") and (
+            platform.cuda is not None or build.rocm is not None
+        )
+        index = torch_index.torch_index(index_url, build.name if on_gpu else "cpu").url
+        pins = {
+            name: PypiPin(str(requirement.specifier) or "*", index)
+            for name, requirement in torch.items()
+            if on_gpu or name not in PYPI_ONLY
+        }
+        targets.append(Target(platform.name, pypi=pins))
+    return targets
+
+
+def pixi_plan(
+    *,
+    python_version: str,
+    framework: str,
+    accelerator: str,
+    dependencies: list[str],
+    torch_source: str = CONDA_FORGE,
+    compilers: bool = False,
+    index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL,
+) -> tuple[PixiPlan, list[str]]:
+    """The `[tool.pixi]` plan, and `[project].dependencies` as pixi must see them."""
+    build = cuda.BUILDS_BY_NAME[accelerator if framework == "pytorch" else "cpu"]
+    platforms = _platforms(build)
+    conda = {"python": f"{python_version}.*"}
+    targets = {platform.name: Target(platform.name) for platform in platforms}
+    uses_torch = framework == "pytorch"
+    torch, rest = _torch_requirements(dependencies) if uses_torch else ({}, dependencies)
+    project_dependencies = dependencies
+    if uses_torch and torch_source == CONDA_FORGE:
+        common, torch_targets = _conda_torch(platforms, torch)
+        conda.update(common)
+        for target in torch_targets:
+            targets[target.platform].conda.update(target.conda)
+        project_dependencies = rest
+    elif uses_torch:
+        for target in _pypi_torch(platforms, build, torch, index_url):
+            targets[target.platform].pypi.update(target.pypi)
+    cuda_platform = next((p for p in platforms if p.cuda is not None), None)
+    for platform in platforms:
+        extra = targets[platform.name].conda
+        if platform.cuda is not None:
+            extra["cuda-version"] = f"{build.cuda}.*"
+        if compilers and platform.subdir.startswith("linux"):
+            if platform.cuda is not None:
+                extra.update(dict.fromkeys(CUDA_TOOLKIT, "*"))
+            extra.update(dict.fromkeys(COMPILERS, "*"))
+    plan = PixiPlan(
+        platforms=platforms,
+        conda=conda,
+        targets=tuple(t for t in targets.values() if t.conda or t.pypi),
+        torch_source=torch_source if uses_torch else None,
+        cuda_platform=cuda_platform,
+        cuda_version=build.cuda,
+        compilers=compilers,
+    )
+    return plan, project_dependencies
+
+
+def derive(context: dict[str, Any]) -> dict[str, Any]:
+    """`pixi` (the plan, or None for a uv project) and the dependency list pixi must see."""
+    if context.get("env_manager") != "pixi":
+        return {"pixi": None}
+    framework = context["framework"]
+    plan, dependencies = pixi_plan(
+        python_version=context["python_version"],
+        framework=framework,
+        accelerator=context.get("accelerator") or "cpu",
+        dependencies=list(context["dependencies"]),
+        torch_source=context.get("pixi_torch_source") or CONDA_FORGE,
+        compilers=bool(context.get("compilers")),
+        index_url=context.get("torch_index_url") or torch_index.DEFAULT_TORCH_INDEX_URL,
+    )
+    # pixi routes PyTorch itself (per platform, above); uv's index routing would only
+    # contradict it, so the uv tables for torch are left out.
+    return {"pixi": plan, "dependencies": dependencies, "torch_plan": None}
+
+
+FILTERS = {
+    "pixi_torch_source_error": torch_source_error,
+    "pixi_torch_source_default": torch_source_default,
+}
