@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pixi_setup  # beside this file: a pixi project is set up by pixi, not uv
+
 SETUP_SCRIPT = "scripts/setup_env.py"
 UV_INSTALL_HINT = (
     "Install uv (https://docs.astral.sh/uv/getting-started/installation/):\n"
@@ -57,6 +59,8 @@ def main() -> int:
     project = Path.cwd()
     resume = f"cd {project} && uv run {SETUP_SCRIPT}"
     init_git(project)
+    if pixi_setup.pixi_table(project) is not None:
+        return pixi_setup.main(project)
 
     uv = shutil.which("uv")
     if uv is None:
