@@ -145,6 +145,45 @@ def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedPro
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, **kwargs)
 
 
+def git(*args: str, cwd: Path) -> str:
+    """Run git in `cwd` and return its output; a failure fails the test with git's message."""
+    result = run(["git", *args], cwd)
+    assert result.returncode == 0, f"git {' '.join(args)}: {result.stderr}"
+    return result.stdout
+
+
+def template_clone(destination: Path) -> Path:
+    """A git repository holding this template's working tree, uncommitted changes included.
+
+    Tests make releases in it with `release()`; this repository itself is never tagged.
+    """
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE)
+    for name in listed.stdout.splitlines():
+        if (TEMPLATE / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(TEMPLATE / name, destination / name)
+    git("init", "-q", cwd=destination)
+    return destination
+
+
+def release(clone: Path, tag: str) -> None:
+    """Commit everything in a template clone and tag the commit as release `tag`."""
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "--allow-empty", "-m", f"Release {tag}", cwd=clone)
+    git("tag", tag, cwd=clone)
+
+
+@pytest.fixture
+def tagged_template(tmp_path: Path) -> Path:
+    """A clone of this template with two releases: v0.1.0, and v0.2.0 adding a README line."""
+    clone = template_clone(tmp_path / "template")
+    release(clone, "v0.1.0")
+    readme = clone / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + "\nAdded in v0.2.0.\n")
+    release(clone, "v0.2.0")
+    return clone
+
+
 @pytest.fixture(scope="module")
 def torch_project(tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path) -> Path:
     """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced."""

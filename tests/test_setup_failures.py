@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import copier
 import pytest
 import tomlkit
-from conftest import TEMPLATE, render, run, set_environment
+from conftest import git, render, run, set_environment
 
 pytestmark = pytest.mark.slow
 
@@ -62,30 +61,6 @@ def test_missing_uv_keeps_project_and_explains_how_to_install(
     assert "'uv' is not on PATH" in output
     assert "pip install uv" in output
     assert f"cd {project} && uv run scripts/setup_env.py" in output
-
-
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture
-def tagged_template(tmp_path: Path) -> Path:
-    """A git copy of this template's working tree with two releases, v0.1.0 and v0.2.0."""
-    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE)
-    clone = tmp_path / "template"
-    for name in listed.stdout.splitlines():
-        if (TEMPLATE / name).is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE / name, clone / name)
-    git("init", "-q", cwd=clone)
-    git("add", "-A", cwd=clone)
-    git("commit", "-qm", "v0.1.0", cwd=clone)
-    git("tag", "v0.1.0", cwd=clone)
-    readme = clone / "template" / "README.md.jinja"
-    readme.write_text(readme.read_text() + "\nAdded in v0.2.0.\n")
-    git("commit", "-qam", "v0.2.0", cwd=clone)
-    git("tag", "v0.2.0", cwd=clone)
-    return clone
 
 
 def test_update_runs_no_setup_task(tagged_template: Path, tmp_path: Path, capfd) -> None:

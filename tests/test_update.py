@@ -1,0 +1,293 @@
+"""`copier update` brings a template release in and takes nothing of the researcher's out.
+
+A clone of this template gets two releases: v0.1.0 (this working tree) and v0.2.0, which
+changes a README heading, adds a dependency, and renames the question `extra_dependencies`
+to `extra_requirements` with a migration. A project generated from v0.1.0 with a lab
+preset is edited like a researcher would (code, README, `uv add`, `.env`), committed, and
+updated to v0.2.0 through Copier's command line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import git, release, run, template_clone
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tasks.conflicts import conflicted_files
+
+pytestmark = pytest.mark.slow
+
+PACKAGE = "protein_folding"
+LAB_PRESET = {"license": "BSD-3-Clause", "python_version": "3.11"}
+MIGRATION = """\
+_migrations:
+  - version: v0.2.0
+    when: "{{ _stage == 'before' }}"
+    command:
+      - "{{ _copier_python }}"
+      - "{{ _copier_conf.src_path }}/tasks/rename_answer.py"
+      - "{{ _copier_conf.answers_file }}"
+      - extra_dependencies
+      - extra_requirements
+"""
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path} no longer holds {old!r}: adapt this test's v0.2.0"
+    path.write_text(text.replace(old, new))
+
+
+def make_v020(clone: Path) -> None:
+    """The changes of release v0.2.0: a template file, a dependency, a renamed question."""
+    edit(clone / "template" / "README.md.jinja", "## Layout\n", "## Project layout\n")
+    edit(
+        clone / "extensions" / "requirements.py",
+        '"none": ("numpy", "python-dotenv"),',
+        '"none": ("numpy", "python-dotenv", "rich"),',
+    )
+    sources = [clone / "copier.yml", *clone.glob("extensions/*.py"), *clone.rglob("template/**/*")]
+    for path in sources:
+        if path.is_file() and "extra_dependencies" in path.read_text():
+            edit(path, "extra_dependencies", "extra_requirements")
+    edit(clone / "copier.yml", "_migrations:\n", MIGRATION)
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    clone = template_clone(tmp_path_factory.mktemp("releases") / "template")
+    release(clone, "v0.1.0")
+    make_v020(clone)
+    release(clone, "v0.2.0")
+    return clone
+
+
+def copier(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Copier's own command line, as a researcher types it."""
+    return run([sys.executable, "-m", "copier", *args], cwd)
+
+
+@pytest.fixture(scope="module")
+def generated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project generated from v0.1.0 with a lab preset, set up and committed."""
+    root = tmp_path_factory.mktemp("generated")
+    preset = root / "lab.yml"
+    preset.write_text(yaml.safe_dump(LAB_PRESET))
+    answers = {
+        "project_name": "Protein Folding",
+        "author_name": "Ada Lovelace",
+        "framework": "none",
+        "extra_dependencies": "attrs",
+    }
+    result = copier(
+        "copy", "--trust", "--defaults", "--vcs-ref", "v0.1.0", "--data-file", str(preset),
+        *(f"--data={key}={value}" for key, value in answers.items()),
+        str(releases), str(root / "project"),
+        cwd=root,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Environment ready" in result.stdout, result.stdout + result.stderr
+    git("add", "--all", cwd=root / "project")
+    git("commit", "-qm", "Generated from copier-research v0.1.0", cwd=root / "project")
+    return root / "project"
+
+
+def user_copy(generated: Path, destination: Path) -> Path:
+    """The researcher's own clone of the generated project, with its machine-local .env."""
+    git("clone", "-q", str(generated), str(destination), cwd=generated.parent)
+    (destination / ".env").write_bytes((generated / ".env").read_bytes())
+    return destination
+
+
+def update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return copier("update", "--trust", "--defaults", *args, cwd=project)
+
+
+def pins(project: Path) -> dict[str, str]:
+    """Direct dependencies of the project: canonical name -> the version it is pinned to."""
+    data = tomllib.loads((project / "pyproject.toml").read_text())
+    listed = data["project"]["dependencies"] + data["dependency-groups"]["dev"]
+    result = {}
+    for requirement in map(Requirement, listed):
+        (specifier,) = requirement.specifier
+        assert specifier.operator == "==", requirement
+        result[canonicalize_name(requirement.name)] = specifier.version
+    return result
+
+
+def locked(project: Path) -> dict[str, str]:
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    return {canonicalize_name(p["name"]): p["version"] for p in lock["package"]}
+
+
+# ── A clean update: everything of the user's stays, the release arrives ────
+
+
+USER_MODULE = "def fold(sequence: str) -> str:\n    return sequence[::-1]\n"
+USER_README_SECTION = "\n## Results\n\nFolding works on 3 of 4 proteins.\n"
+USER_ENV_LINE = "DATA_DIR=/scratch/ada/folding\n"
+
+
+@pytest.fixture(scope="module")
+def before(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The researcher's project at v0.1.0 after a week of work, committed."""
+    project = user_copy(generated, tmp_path_factory.mktemp("user") / "protein-folding")
+    (project / "src" / PACKAGE / "analysis.py").write_text(USER_MODULE)
+    with (project / "README.md").open("a") as readme:
+        readme.write(USER_README_SECTION)
+    with (project / ".env").open("a") as env:
+        env.write(USER_ENV_LINE)
+    added = run(["uv", "add", "einops"], project)
+    assert added.returncode == 0, added.stderr
+    git("add", "--all", cwd=project)
+    git("commit", "-qm", "Analysis, results, einops", cwd=project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def snapshot(before: Path) -> dict[str, object]:
+    return {"pins": pins(before), "env": (before / ".env").read_bytes()}
+
+
+@pytest.fixture(scope="module")
+def updated(before: Path, snapshot: dict[str, object]) -> tuple[Path, str]:
+    """The same project after `copier update --defaults` to v0.2.0, and Copier's output."""
+    result = update(before, "--vcs-ref", "v0.2.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return before, result.stdout + result.stderr
+
+
+def test_user_module_is_kept(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert (project / "src" / PACKAGE / "analysis.py").read_text() == USER_MODULE
+
+
+def test_user_readme_section_is_kept(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert USER_README_SECTION in (project / "README.md").read_text()
+
+
+def test_template_change_arrives(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    readme = (project / "README.md").read_text()
+    assert "## Project layout\n" in readme
+    assert "## Layout\n" not in readme
+
+
+def test_env_file_is_untouched(updated: tuple[Path, str], snapshot: dict[str, object]) -> None:
+    project, _ = updated
+    assert (project / ".env").read_bytes() == snapshot["env"]
+
+
+def test_added_dependency_stays_at_its_pin(
+    updated: tuple[Path, str], snapshot: dict[str, object]
+) -> None:
+    project, _ = updated
+    assert pins(project)["einops"] == snapshot["pins"]["einops"]  # type: ignore[index]
+
+
+def test_every_pin_of_before_is_unchanged(
+    updated: tuple[Path, str], snapshot: dict[str, object]
+) -> None:
+    project, _ = updated
+    now = pins(project)
+    assert {name: now[name] for name in snapshot["pins"]} == snapshot["pins"]  # type: ignore[attr-defined]
+
+
+def test_new_template_dependency_arrives_pinned_to_the_lock(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert pins(project)["rich"] == locked(project)["rich"]
+
+
+def test_lock_is_current(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    result = run(["uv", "lock", "--check"], project)
+    assert result.returncode == 0, result.stderr
+
+
+def test_migration_renames_the_answer(updated: tuple[Path, str]) -> None:
+    project, output = updated
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["extra_requirements"] == "attrs"
+    assert "extra_dependencies" not in answers
+    assert "attrs" in pins(project)  # the renamed answer still renders its dependency
+    assert "Migration: answer 'extra_dependencies' is now called 'extra_requirements'" in output
+
+
+def test_lab_preset_answers_survive_the_update(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {key: answers[key] for key in LAB_PRESET} == LAB_PRESET
+    assert answers["_commit"] == "v0.2.0"
+
+
+def test_no_conflict_and_no_reject_is_left(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert conflicted_files(project) == []
+    assert not list(project.rglob("*.rej"))
+
+
+def test_git_index_holds_nothing_staged(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert git("diff", "--cached", "--name-only", cwd=project) == ""
+
+
+def test_project_tests_pass_after_the_update(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    result = run(["uv", "run", "--locked", "pytest", "-q"], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ── A conflict: the user changed a line the release changes too ───────────
+
+
+@pytest.fixture(scope="module")
+def conflicted(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
+    project = user_copy(generated, tmp_path_factory.mktemp("conflict") / "protein-folding")
+    readme = project / "README.md"
+    readme.write_text(readme.read_text().replace("## Layout\n", "## Where things are\n"))
+    git("commit", "-qam", "Rename a README section", cwd=project)
+    lock = (project / "uv.lock").read_text()
+    result = update(project, "--vcs-ref", "v0.2.0")
+    assert (project / "uv.lock").read_text() == lock, "re-locked on top of a conflict"
+    return project, result.stdout + result.stderr, result.returncode
+
+
+def test_conflict_is_marked_inline(conflicted: tuple[Path, str, int]) -> None:
+    project, _, _ = conflicted
+    readme = (project / "README.md").read_text()
+    assert "<<<<<<< before updating\n## Where things are\n" in readme
+    assert "## Project layout\n>>>>>>> after updating\n" in readme
+
+
+def test_conflict_fails_the_update_and_names_the_file(conflicted: tuple[Path, str, int]) -> None:
+    project, output, returncode = conflicted
+    assert returncode != 0
+    assert "The update conflicts with your changes in:\n    README.md\n" in output
+    assert "uv run scripts/setup_env.py --from lock" in output
+    assert conflicted_files(project) == ["README.md"]
+
+
+def test_conflict_stops_before_relocking(conflicted: tuple[Path, str, int]) -> None:
+    _, output, _ = conflicted
+    assert "Re-locking" not in output
+
+
+# ── Defaults stay behaviour-preserving ─────────────────────────────────────
+
+
+def test_update_with_defaults_changes_nothing_in_an_unchanged_project(
+    generated: Path, tmp_path: Path
+) -> None:
+    project = user_copy(generated, tmp_path / "protein-folding")
+    result = update(project, "--vcs-ref", "v0.1.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Re-locking" in result.stdout
+    assert git("status", "--porcelain", cwd=project) == ""
