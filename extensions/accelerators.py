@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from typing import Any
 
 from packaging.requirements import Requirement
@@ -15,10 +16,15 @@ NEWEST = "newest"
 TORCH_COMPANIONS = ("torchvision", "torchaudio")
 
 
-@functools.cache
 def local_detection() -> detect.Detection:
     """Probe this machine once per process (copier renders defaults and help repeatedly)."""
-    return detect.detect_local()
+    overrides = (os.environ.get(detect.DRIVER_ENV), os.environ.get(detect.NO_DETECTION_ENV))
+    return _cached_detection(overrides)
+
+
+@functools.cache
+def _cached_detection(overrides: tuple[str | None, str | None]) -> detect.Detection:
+    return detect.detect_local()  # the overrides only key the cache; read_probes reads them
 
 
 def detected_accelerator() -> str:

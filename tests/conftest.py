@@ -67,6 +67,8 @@ def clean_environment() -> Iterator[None]:
         PYTHONPATH=None,
         UV_PYTHON_DOWNLOADS="never",  # only interpreters already on this machine
         UV_HTTP_RETRIES="0",
+        # Tests choose the accelerator; a GPU on the test machine must not change defaults.
+        COPIER_RESEARCH_NO_GPU_DETECTION="1",
     )
     if shutil.which("pyenv"):
         # Let uv see every pyenv interpreter, not only the global one, through the shims.
@@ -106,7 +108,9 @@ def stand_in_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) 
 
 
 @pytest.fixture(scope="session")
-def stand_in_server(tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path) -> Iterator[str]:
+def stand_in_server(
+    tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path
+) -> Iterator[str]:
     """The same wheels as a PEP 503 index served on loopback: yields its base URL."""
     tree = indexes.build_simple_index(stand_in_index, tmp_path_factory.mktemp("simple") / "whl")
     with indexes.serve(tree.parent) as url:

@@ -48,7 +48,7 @@ def write_stand_in_wheel(folder: Path, wheel: StandIn) -> Path:
     info = f"{module}-{wheel.version}.dist-info"
     requires = "".join(f"Requires-Dist: {item}\n" for item in wheel.requires)
     files = {
-        f"{module}/__init__.py": f"raise ImportError('{wheel.name} {wheel.version} is a test stand-in')\n",
+        f"{module}/__init__.py": f"raise ImportError('{wheel.name} {wheel.version}: stand-in')\n",
         f"{info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {wheel.name}\nVersion: {wheel.version}\n"
             f"Summary: STAND-IN wheel for copier-research's routing tests\n{requires}"
@@ -153,5 +153,5 @@ def serve(folder: Path) -> Iterator[str]:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass

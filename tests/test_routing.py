@@ -8,14 +8,17 @@ build: `uv lock` resolves for every platform at once, which is what the routing 
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomlkit
+import yaml
+from conftest import Render, render, run, set_environment
 from packaging.markers import Marker
-from conftest import Render, run
+from test_render import assert_ruff_clean, assert_valid_pyproject
 
 from extensions import cuda
 
@@ -191,3 +194,64 @@ def test_every_index_has_a_source_and_every_torch_package_a_route(
     ):
         assert package in names
         assert package in uv["sources"]
+
+
+@pytest.mark.slow
+def test_laptop_cluster_project_sets_up_the_cpu_build_without_a_gpu(
+    tmp_path: Path, stand_in_index: Path
+) -> None:
+    """This machine has no GPU driver: the set-up picks the cpu extra and pins both extras."""
+    project = render(
+        tmp_path / "project",
+        accelerator="cu130",
+        cpu_extra=True,
+        torch_index_url=str(stand_in_index),
+    )
+    extras = tomllib.loads((project / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert extras["cpu"][0] == extras["cu130"][0] == "torch==2.13.0"
+    assert installed_torch(project) == "2.13.0+cpu"
+    assert run(["uv", "lock", "--check"], project).returncode == 0
+    assert "TORCH_EXTRA=" in (project / ".env").read_text()
+
+
+# ── The default comes from the machine, and the answer is recorded concretely ────────────
+
+
+NO_DETECTION = "COPIER_RESEARCH_NO_GPU_DETECTION"
+
+
+@pytest.mark.parametrize(
+    ("variables", "proposed"),
+    [
+        ({"COPIER_RESEARCH_DRIVER_VERSION": "580.65.06", NO_DETECTION: None}, "cu132"),
+        ({"COPIER_RESEARCH_DRIVER_VERSION": "550.54.14", NO_DETECTION: None}, "cu128"),
+        ({NO_DETECTION: "1"}, "cpu"),
+    ],
+    ids=["R580", "R550", "no-gpu"],
+)
+def test_default_accelerator_is_detected_and_recorded(
+    rendered: Render, variables: dict[str, str | None], proposed: str
+) -> None:
+    saved = {name: os.environ.get(name) for name in variables}
+    set_environment(**variables)
+    try:
+        project = rendered()
+    finally:
+        set_environment(**saved)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["accelerator"] == proposed
+
+
+# One variant per branch of the templates: CPU, CUDA and ROCm, by markers and as extras.
+DISTINCT_VARIANTS = [
+    v for v in VARIANTS if v.id.split("-")[0] in ("cpu", "cu126", "rocm7.2") and v.id[-1] == "2"
+]
+
+
+@pytest.mark.parametrize("answers", DISTINCT_VARIANTS)
+def test_every_variant_is_valid_and_ruff_clean(rendered: Render, answers: dict[str, Any]) -> None:
+    project = rendered(**answers)
+    assert_valid_pyproject(project)
+    assert_ruff_clean(project)

@@ -28,6 +28,20 @@ BAD_ANSWERS = [
     ),
     pytest.param({"torch_index_url": "wheels/here"}, "relative path", id="relative-index"),
     pytest.param({"torch_index_url": "/nonexistent/wheels"}, "holds no wheels", id="empty-index"),
+    pytest.param({"accelerator": "cu999"}, "cu999", id="unknown-accelerator"),
+    pytest.param(
+        {"accelerator": "cu128", "torch_version": "2.13"},
+        "torch 2.13 has no cu128 build",
+        id="torch-release-without-the-build",
+    ),
+    pytest.param(
+        {"accelerator": "cu132", "torch_version": "2.11"},
+        "torch 2.11 has no cu132 build",
+        id="build-newer-than-the-release",
+    ),
+    pytest.param({"torch_version": "2.3"}, "Invalid choice", id="unknown-torch"),
+    pytest.param({"orcid": "0000-0002-1825"}, "not an ORCID iD", id="orcid-too-short"),
+    pytest.param({"orcid": "0000-0002-1825-0098"}, "checksum", id="orcid-bad-checksum"),
 ]
 
 

@@ -1,6 +1,6 @@
 # /// script
 # requires-python = ">=3.11"
-# dependencies = ["tomlkit>=0.13", "packaging>=24"]
+# dependencies = ["tomlkit>=0.13", "packaging>=24", "python-dotenv>=1"]
 # ///
 """Set up this project's environment: lock, pin direct dependencies to the lock, sync, check.
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
+from dotenv import dotenv_values
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -152,8 +153,43 @@ def pin() -> None:
     run([uv(), "lock"])  # record the pins in uv.lock; resolves nothing new
 
 
+def torch_extras(pyproject_text: str) -> list[str]:
+    """The extras declared in conflict in [tool.uv] (the cpu/<GPU build> pair), if any."""
+    conflicts = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {}).get("conflicts", [])
+    return [item["extra"] for group in conflicts for item in group if "extra" in item]
+
+
+def gpu_present() -> bool:
+    """A GPU driver is installed: NVIDIA's kernel module, or AMD's compute device."""
+    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/kfd"))
+
+
+def choose_extra(extras: list[str], requested: str) -> str:
+    """TORCH_EXTRA when set, else the GPU build on a machine with a GPU driver, else cpu."""
+    if requested:
+        if requested not in extras:
+            raise StepFailed(
+                f"TORCH_EXTRA={requested} is not one of this project's builds "
+                f"({', '.join(extras)}). Fix it in .env."
+            )
+        return requested
+    gpu_builds = [extra for extra in extras if extra != "cpu"]
+    return gpu_builds[0] if gpu_present() and gpu_builds else "cpu"
+
+
 def sync() -> None:
-    run([uv(), "sync", "--locked"])
+    extras = torch_extras((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))
+    if not extras:
+        run([uv(), "sync", "--locked"])
+        return
+    requested = os.environ.get("TORCH_EXTRA") or dotenv_values(PROJECT / ".env").get("TORCH_EXTRA")
+    extra = choose_extra(extras, requested or "")
+    if requested:
+        why = "TORCH_EXTRA"
+    else:
+        why = "a GPU driver is present" if extra != "cpu" else "no GPU driver found"
+    print(f"    PyTorch build: extra '{extra}' ({why}; TORCH_EXTRA in .env chooses).")
+    run([uv(), "sync", "--locked", "--extra", extra])
 
 
 def check() -> None:
