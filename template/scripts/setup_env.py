@@ -99,10 +99,14 @@ def pin_pyproject(pyproject_text: str, lock_text: str) -> str:
 # ── Steps ──────────────────────────────────────────────────────────────────
 
 
+def uv_environment() -> dict[str, str]:
+    """This process's environment for uv, minus what points it at this script's own venv."""
+    return {k: v for k, v in os.environ.items() if k not in OUTER_ENVIRONMENT}
+
+
 def run(command: list[str]) -> None:
     """Run a command, streaming its output; on failure raise with the end of its stderr."""
-    # uv runs this script in an environment of its own: keep uv from mistaking it for ours.
-    env = {k: v for k, v in os.environ.items() if k not in OUTER_ENVIRONMENT}
+    env = uv_environment()
     process = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
     tail: list[str] = []
 
@@ -150,7 +154,20 @@ def pin() -> None:
         print("    every direct dependency already equals the lock.")
         return
     pyproject.write_text(after, encoding="utf-8")
-    run([uv(), "lock"])  # record the pins in uv.lock; resolves nothing new
+    record_pins()
+
+
+def record_pins() -> None:
+    """Lock again so uv.lock records the pins; it resolves nothing new.
+
+    The pins are the versions just locked, so uv's cache holds everything this lock needs:
+    offline, it skips fetching every index page a second time. Where the cache cannot serve
+    it (cleaned since, or a requirement added before resuming), lock online.
+    """
+    offline = [uv(), "lock", "--offline", "--quiet"]
+    done = subprocess.run(offline, cwd=PROJECT, env=uv_environment(), capture_output=True)
+    if done.returncode != 0:
+        run([uv(), "lock"])
 
 
 def torch_extras(pyproject_text: str) -> list[str]:
