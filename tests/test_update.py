@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name
 
 from tasks.conflicts import conflicted_files
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update")]
 
 PACKAGE = "protein_folding"
 LAB_PRESET = {"license": "BSD-3-Clause", "python_version": "3.11"}
