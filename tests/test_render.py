@@ -18,9 +18,8 @@ def pyproject(project: Path) -> dict:
     return tomllib.loads((project / "pyproject.toml").read_text())
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_pyproject_is_valid(rendered: Render, framework: str) -> None:
-    project = rendered(framework=framework)
+def assert_valid_pyproject(project: Path) -> None:
+    """validate-pyproject accepts the generated pyproject.toml (PEP 621 and the tools it knows)."""
     result = subprocess.run(
         [sys.executable, "-m", "validate_pyproject", str(project / "pyproject.toml")],
         capture_output=True,
@@ -30,14 +29,23 @@ def test_pyproject_is_valid(rendered: Render, framework: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("framework", FRAMEWORKS)
-def test_generated_code_is_ruff_clean(rendered: Render, framework: str) -> None:
-    project = rendered(framework=framework, extra_dependencies="einops")
+def assert_ruff_clean(project: Path) -> None:
+    """The generated project passes its own `ruff check` and `ruff format --check`."""
     for command in (["check", "."], ["format", "--check", "."]):
         result = subprocess.run(
             [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_pyproject_is_valid(rendered: Render, framework: str) -> None:
+    assert_valid_pyproject(rendered(framework=framework))
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_generated_code_is_ruff_clean(rendered: Render, framework: str) -> None:
+    assert_ruff_clean(rendered(framework=framework, extra_dependencies="einops"))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
