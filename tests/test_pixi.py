@@ -68,6 +68,7 @@ def conda_specs(table: dict[str, Any]) -> dict[str, str]:
 
 
 def schema_errors(table: dict[str, Any]) -> list[str]:
+    assert SCHEMA.is_file(), f"pixi's schema is expected at {SCHEMA} (see shared/README.md)"
     validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
     return [f"{list(error.path)}: {error.message}" for error in validator.iter_errors(table)]
 
@@ -311,10 +312,16 @@ def test_pixi_project_has_no_uv_setup_script(pixi_project: PixiProject) -> None:
     assert ".pixi/" in (project / ".gitignore").read_text().splitlines()
 
 
+def test_pixi_lock_is_marked_generated_for_git(pixi_project: PixiProject) -> None:
+    attributes = (pixi_project() / ".gitattributes").read_text().splitlines()
+    assert "pixi.lock merge=binary linguist-language=YAML linguist-generated=true" in attributes
+
+
 def test_uv_project_has_no_pixi_tables(rendered: Render) -> None:
     project = rendered(env_manager="uv")
     assert "pixi" not in manifest(project)["tool"]
     assert not (project / "scripts" / "activate.sh").exists()
+    assert not (project / ".gitattributes").exists()
 
 
 def activate(project: Path, shell: str, prefix: Path, **env: str) -> dict[str, str]:
