@@ -291,3 +291,12 @@ def test_update_with_defaults_changes_nothing_in_an_unchanged_project(
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Re-locking" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_switching_to_pixi_leaves_nothing_of_the_uv_set_up(generated: Path, tmp_path: Path) -> None:
+    project = user_copy(generated, tmp_path / "protein-folding")
+    result = update(project, "--vcs-ref", "v0.1.0", "--data", "env_manager=pixi")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pixi" in tomllib.loads((project / "pyproject.toml").read_text())["tool"]
+    assert not (project / "uv.lock").exists()
+    assert not (project / "scripts" / "setup_env.py").exists()

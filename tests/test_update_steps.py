@@ -12,6 +12,7 @@ from conftest import TEMPLATE, git
 # Copier runs tasks/*.py as scripts, which import their siblings by name.
 sys.path.insert(0, str(TEMPLATE / "tasks"))
 from conflicts import conflicted_files
+from post_update import remove_stale_locks
 from pre_update import unpin_pyproject, unpinned
 from rename_answer import rename_answer
 
@@ -100,3 +101,17 @@ def repository(tmp_path: Path) -> Path:
 
 def test_conflicted_files_lists_marked_files_and_rejects(repository: Path) -> None:
     assert conflicted_files(repository) == ["marked.txt", "pyproject.toml.rej"]
+
+
+@pytest.mark.parametrize(
+    ("env_manager", "stale", "kept"),
+    [("uv", "pixi.lock", "uv.lock"), ("pixi", "uv.lock", "pixi.lock")],
+)
+def test_switching_environment_manager_removes_the_other_lock(
+    tmp_path: Path, env_manager: str, stale: str, kept: str
+) -> None:
+    for name in (stale, kept):
+        (tmp_path / name).write_text("# a lock\n")
+    remove_stale_locks(tmp_path, env_manager)
+    assert not (tmp_path / stale).exists()
+    assert (tmp_path / kept).exists()
