@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import configparser
 import os
 import shutil
 import subprocess
@@ -15,6 +14,13 @@ import indexes
 import pytest
 from plumbum import local
 
+# Shared with the benchmark (benchmarks/run.py), which sets up the same things outside pytest;
+# release and template_clone are imported from here by the tests.
+from benchmarks.fixtures import find_torch_wheel, flat_torch_index
+from benchmarks.fixtures import release as release
+from benchmarks.fixtures import tagged_template as make_tagged_template
+from benchmarks.fixtures import template_clone as template_clone
+
 TEMPLATE = Path(__file__).resolve().parent.parent
 
 # Answers a test does not care about; each test overrides what it checks.
@@ -24,22 +30,6 @@ BASE_ANSWERS: dict[str, Any] = {
     "author_email": "ada@example.org",
     "python_version": "3.11",
 }
-
-
-def find_torch_wheel() -> Path | None:
-    """The real CPU build of torch in pip's find-links folder(s), if this machine has one."""
-    folders = os.environ.get("PIP_FIND_LINKS", "").split()
-    parser = configparser.ConfigParser()
-    parser.read(
-        ["/etc/pip.conf", Path.home() / ".config/pip/pip.conf", Path.home() / ".pip/pip.conf"]
-    )
-    for section in parser.sections():
-        folders += parser.get(section, "find-links", fallback="").split()
-    for folder in folders:
-        wheels = sorted(Path(folder.removeprefix("file://")).glob("torch-*+cpu-cp311-*.whl"))
-        if wheels:
-            return wheels[-1]
-    return None
 
 
 def set_environment(**variables: str | None) -> None:
@@ -95,10 +85,7 @@ def torch_wheel() -> Path:
 @pytest.fixture(scope="session")
 def local_torch_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) -> Path:
     """A local folder index, laid out <folder>/<accelerator>/*.whl, holding the real CPU wheel."""
-    folder = tmp_path_factory.mktemp("torch-index")
-    (folder / "cpu").mkdir()
-    (folder / "cpu" / torch_wheel.name).symlink_to(torch_wheel)
-    return folder
+    return flat_torch_index(tmp_path_factory.mktemp("torch-index"), torch_wheel)
 
 
 @pytest.fixture(scope="session")
@@ -156,43 +143,25 @@ def git(*args: str, cwd: Path) -> str:
     return result.stdout
 
 
-def template_clone(destination: Path) -> Path:
-    """A git repository holding this template's working tree, uncommitted changes included.
-
-    Tests make releases in it with `release()`; this repository itself is never tagged.
-    """
-    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], TEMPLATE)
-    for name in listed.stdout.splitlines():
-        if (TEMPLATE / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(TEMPLATE / name, destination / name)
-    git("init", "-q", cwd=destination)
-    return destination
-
-
-def release(clone: Path, tag: str) -> None:
-    """Commit everything in a template clone and tag the commit as release `tag`."""
-    git("add", "-A", cwd=clone)
-    git("commit", "-q", "--allow-empty", "-m", f"Release {tag}", cwd=clone)
-    git("tag", tag, cwd=clone)
-
-
 @pytest.fixture
 def tagged_template(tmp_path: Path) -> Path:
     """A clone of this template with two releases: v0.1.0, and v0.2.0 adding a README line."""
-    clone = template_clone(tmp_path / "template")
-    release(clone, "v0.1.0")
-    readme = clone / "template" / "README.md.jinja"
-    readme.write_text(readme.read_text() + "\nAdded in v0.2.0.\n")
-    release(clone, "v0.2.0")
-    return clone
+    return make_tagged_template(tmp_path / "template")
 
 
 @pytest.fixture(scope="module")
 def torch_project(tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path) -> Path:
-    """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced."""
+    """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced.
+
+    With the SLURM/torchrun files, so their code is linted and tested with the rest.
+    """
     destination = tmp_path_factory.mktemp("generated") / "protein-folding"
-    return render(destination, torch_index_url=str(local_torch_index), extra_dependencies="einops")
+    return render(
+        destination,
+        torch_index_url=str(local_torch_index),
+        extra_dependencies="einops",
+        include_slurm=True,
+    )
 
 
 @pytest.fixture(scope="module")

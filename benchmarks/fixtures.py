@@ -1,0 +1,93 @@
+"""What the test suite and the benchmark both set up: the local torch index, a released template.
+
+Plain functions (no pytest), so `tests/` and `benchmarks/` share one implementation.
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+RELEASES = ("v0.1.0", "v0.2.0")
+V2_README_LINE = "Added in v0.2.0."
+# Commits in throwaway clones must not depend on the machine's git configuration.
+GIT_IDENTITY = ("-c", "user.name=copier-research", "-c", "user.email=tests@example.org")
+
+
+def find_torch_wheel() -> Path | None:
+    """The real CPU build of torch in pip's find-links folder(s), if this machine has one."""
+    folders = os.environ.get("PIP_FIND_LINKS", "").split()
+    parser = configparser.ConfigParser()
+    parser.read(
+        ["/etc/pip.conf", Path.home() / ".config/pip/pip.conf", Path.home() / ".pip/pip.conf"]
+    )
+    for section in parser.sections():
+        folders += parser.get(section, "find-links", fallback="").split()
+    for folder in folders:
+        wheels = sorted(Path(folder.removeprefix("file://")).glob("torch-*+cpu-cp311-*.whl"))
+        if wheels:
+            return wheels[-1]
+    return None
+
+
+def flat_torch_index(folder: Path, wheel: Path) -> Path:
+    """A local folder index, laid out <folder>/cpu/*.whl, holding `wheel` (linked, not copied)."""
+    (folder / "cpu").mkdir(parents=True, exist_ok=True)
+    link = folder / "cpu" / wheel.name
+    if not link.exists():
+        link.symlink_to(wheel)
+    return folder
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Run git in `cwd`; a failure raises with git's own message."""
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed in {cwd}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def template_clone(destination: Path, source: Path = TEMPLATE, commit: str | None = None) -> Path:
+    """A git repository holding the template's working tree, uncommitted changes included.
+
+    With `commit`, it holds that commit's tree instead. Releases are made with `release()`;
+    the template's own repository is never tagged.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    if commit is not None:
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=source, check=True, capture_output=True
+        ).stdout
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(destination, filter="data")
+    else:
+        listed = git("ls-files", "--cached", "--others", "--exclude-standard", cwd=source)
+        for name in listed.splitlines():
+            if (source / name).is_file():
+                (destination / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source / name, destination / name)
+    git("init", "-q", cwd=destination)
+    return destination
+
+
+def release(clone: Path, tag: str) -> None:
+    """Commit everything in a template clone and tag the commit as release `tag`."""
+    git("add", "-A", cwd=clone)
+    git(*GIT_IDENTITY, "commit", "-q", "--allow-empty", "-m", f"Release {tag}", cwd=clone)
+    git("tag", tag, cwd=clone)
+
+
+def tagged_template(destination: Path, commit: str | None = None) -> Path:
+    """A template clone with two releases: v0.1.0, and v0.2.0 adding a line to the README."""
+    clone = template_clone(destination, commit=commit)
+    release(clone, RELEASES[0])
+    readme = clone / "template" / "README.md.jinja"
+    readme.write_text(readme.read_text() + f"\n{V2_README_LINE}\n")
+    release(clone, RELEASES[1])
+    return clone

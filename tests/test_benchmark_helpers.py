@@ -1,0 +1,121 @@
+"""The benchmark's arithmetic: summaries of timings, step durations, inode-aware disk use.
+
+Times themselves are never asserted (the benchmark reports them); these check the helpers.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import disk, report
+from benchmarks.process import step_durations, step_title
+from benchmarks.stats import ratios, summarize
+
+
+def test_summary_is_median_min_max_and_count() -> None:
+    summary = summarize([3.0, 1.0, 2.0, 10.0])
+    assert (summary.median, summary.min, summary.max, summary.n) == (2.5, 1.0, 10.0, 4)
+
+
+def test_summary_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no measurements"):
+        summarize([])
+
+
+def test_ratios_pair_runs_in_order() -> None:
+    assert ratios([2.0, 3.0], [1.0, 2.0]) == [2.0, 1.5]
+
+
+def test_ratios_refuse_unpaired_runs() -> None:
+    with pytest.raises(ValueError, match="paired"):
+        ratios([1.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("line", "title"),
+    [
+        (" > Running task 1 of 1: ['python', 'tasks/post_copy.py']\n", "Running task"),
+        (
+            "==> [2/5] Resolving and locking dependencies (uv lock)\n",
+            "Resolving and locking dependencies (uv lock)",
+        ),
+        (
+            "==> Initialising a git repository (git init)\n",
+            "Initialising a git repository (git init)",
+        ),
+        ("PASS  torch        torch 2.13.0+cpu\n", None),
+    ],
+)
+def test_step_lines_are_recognised(line: str, title: str | None) -> None:
+    assert step_title(line) == title
+
+
+def test_step_durations_run_from_each_step_line_to_the_next() -> None:
+    steps = [(1.0, "lock"), (1.5, "sync"), (4.0, "check")]
+    durations = step_durations(steps, total=5.0, first="start-up")
+    assert durations == {"start-up": 1.0, "lock": 0.5, "sync": 2.5, "check": 1.0}
+
+
+def _file(path: Path, size: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x" * size)
+    return path
+
+
+def _allocated(*paths: Path) -> int:
+    return sum(os.lstat(p).st_blocks * 512 for p in paths)
+
+
+def test_files_hardlinked_from_a_cache_cost_later_projects_nothing(tmp_path: Path) -> None:
+    cache_file = _file(tmp_path / "cache" / "torch.so", 64_000)
+    projects = [tmp_path / f"project-{n}" for n in (1, 2)]
+    for project in projects:
+        (project / "venv").mkdir(parents=True)
+        os.link(cache_file, project / "venv" / "torch.so")
+    private = _file(projects[1] / "venv" / "__pycache__" / "mod.pyc", 9_000)
+
+    first, second = disk.account(projects)
+
+    linked = _allocated(cache_file)
+    assert first.shared_outside == second.shared_outside == linked
+    assert first.total == linked + _allocated(projects[0], projects[0] / "venv")
+    own = [projects[1], projects[1] / "venv", private.parent, private]
+    assert second.added == _allocated(*own)
+
+
+def test_a_file_hardlinked_between_projects_only_counts_in_the_first(tmp_path: Path) -> None:
+    first_copy = _file(tmp_path / "a" / "data.bin", 32_000)
+    (tmp_path / "b").mkdir()
+    os.link(first_copy, tmp_path / "b" / "data.bin")
+
+    a, b = disk.account([tmp_path / "a", tmp_path / "b"])
+
+    assert a.added == a.total == _allocated(tmp_path / "a", first_copy)
+    assert a.shared_outside == b.shared_outside == 0
+    assert b.added == _allocated(tmp_path / "b")
+
+
+def test_linked_share_is_the_hardlinked_part_of_the_file_bytes(tmp_path: Path) -> None:
+    cache_file = _file(tmp_path / "cache" / "big", 40_960)
+    (tmp_path / "venv").mkdir()
+    os.link(cache_file, tmp_path / "venv" / "big")
+    own = _file(tmp_path / "venv" / "own", 40_960)
+    expected = _allocated(cache_file) / (_allocated(cache_file) + _allocated(own))
+    assert disk.linked_share(tmp_path / "venv") == pytest.approx(expected)
+
+
+def test_results_block_of_the_docs_page_is_replaced_and_the_rest_kept() -> None:
+    page = f"# Title\n\nProse.\n\n{report.DOCS_START}\nold\n{report.DOCS_END}\n\nMore prose.\n"
+    updated = report.replace_block(page, "| new | table |")
+    assert updated == (
+        f"# Title\n\nProse.\n\n{report.DOCS_START}\n\n| new | table |\n\n"
+        f"{report.DOCS_END}\n\nMore prose.\n"
+    )
+
+
+def test_a_docs_page_without_the_block_is_an_error() -> None:
+    with pytest.raises(ValueError, match="benchmark-results"):
+        report.replace_block("# No block here\n", "| table |")
