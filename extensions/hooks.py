@@ -81,11 +81,27 @@ class ResearchFilters(Extension):
 
 
 class DerivedContext(ContextHook):
-    """Values computed once from the answers, so the templates stay declarative."""
+    """Values computed once from the answers, so the templates stay declarative.
+
+    Copier builds a fresh context for every path and file it renders, hundreds per project
+    (three renders per update): the values are derived once per set of answers and reused.
+    """
+
+    _last: tuple[str, dict[str, Any]] | None = None
 
     def hook(self, context: dict[str, Any]) -> None:
         if context.get("_copier_phase") not in ("render", "tasks"):
             return  # while prompting, the answers this needs are not all known yet
+        answers = sorted((k, v) for k, v in context.items() if not k.startswith("_"))
+        key = repr((str(context["_copier_conf"]["dst_path"]), context["_copier_phase"], answers))
+        if self._last is None or self._last[0] != key:
+            derived = dict(context)
+            self.derive(derived)
+            changed = {k: v for k, v in derived.items() if k not in context or v is not context[k]}
+            self._last = (key, changed)
+        context.update(self._last[1])
+
+    def derive(self, context: dict[str, Any]) -> None:
         framework = context["framework"]
         context["dependencies"] = requirements.project_dependencies(
             framework, context["extra_dependencies"]
