@@ -93,15 +93,22 @@ def pin_pyproject(pyproject_text: str, lock_text: str) -> str:
         _pin_array(extra, locked)
     for group in document.get("dependency-groups", {}).values():
         _pin_array(group, locked)
-    return tomlkit.dumps(document)
+    return str(tomlkit.dumps(document))
 
 
 # ── Steps ──────────────────────────────────────────────────────────────────
 
 
 def uv_environment() -> dict[str, str]:
-    """This process's environment for uv, minus what points it at this script's own venv."""
-    return {k: v for k, v in os.environ.items() if k not in OUTER_ENVIRONMENT}
+    """The environment uv runs in: uv's own settings from .env, then this process's, which win.
+
+    uv reads no .env itself; a setting such as UV_CACHE_DIR (the cache on the project's file
+    system, on a cluster) written there still applies to the set-up. What points uv at this
+    script's own environment is left out.
+    """
+    settings = dotenv_values(PROJECT / ".env") if (PROJECT / ".env").is_file() else {}
+    from_file = {k: v for k, v in settings.items() if k.startswith("UV_") and v}
+    return from_file | {k: v for k, v in os.environ.items() if k not in OUTER_ENVIRONMENT}
 
 
 def run(command: list[str]) -> None:

@@ -1,0 +1,76 @@
+"""How the set-up script runs uv: the settings it passes, and the offline re-lock.
+
+The pins are recorded with a second, offline `uv lock` (the first lock has just put every
+index page it needs in uv's cache); resuming with `--from pin` after the cache was cleaned
+must still work. uv's own settings written in .env (UV_CACHE_DIR on a cluster) apply to
+every uv command of the set-up, and the shell's settings win over them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import Render, run
+
+
+def setup_script(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The generated project's scripts/setup_env.py, imported from where it was written."""
+    path = project / "scripts" / "setup_env.py"
+    spec = importlib.util.spec_from_file_location("generated_setup_env", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_env_file(project: Path, text: str) -> None:
+    (project / ".env").write_text(text)
+
+
+def test_uv_settings_in_the_env_file_reach_the_setups_uv_commands(
+    rendered: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = rendered(framework="none")
+    write_env_file(project, "UV_CACHE_DIR=/scratch/uv-cache\nDATA_DIR=/data\n")
+    monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+    monkeypatch.delenv("DATA_DIR", raising=False)
+
+    environment = setup_script(project, monkeypatch).uv_environment()
+
+    assert environment["UV_CACHE_DIR"] == "/scratch/uv-cache"
+    assert "DATA_DIR" not in environment  # the project's settings are for its code, not uv
+
+
+def test_the_shells_uv_settings_win_over_the_env_file(
+    rendered: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = rendered(framework="none")
+    write_env_file(project, "UV_CACHE_DIR=/scratch/uv-cache\n")
+    monkeypatch.setenv("UV_CACHE_DIR", "/from/the/shell")
+
+    environment = setup_script(project, monkeypatch).uv_environment()
+
+    assert environment["UV_CACHE_DIR"] == "/from/the/shell"
+
+
+@pytest.mark.slow
+def test_pins_are_recorded_when_the_cache_cannot_serve_an_offline_lock(
+    rendered: Render, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = rendered(framework="none", python_version="3.11")
+    assert run(["uv", "lock"], project).returncode == 0
+    empty_cache = tmp_path / "empty-cache"
+    write_env_file(project, f"UV_CACHE_DIR={empty_cache}\n")  # as a cluster user would
+    monkeypatch.delenv("UV_CACHE_DIR", raising=False)
+
+    setup_script(project, monkeypatch).pin()
+
+    assert '"numpy==' in (project / "pyproject.toml").read_text()
+    assert any(empty_cache.iterdir())  # the online lock filled the cache named in .env
+    check = run(["uv", "lock", "--check"], project)
+    assert check.returncode == 0, check.stderr
