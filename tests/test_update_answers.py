@@ -1,0 +1,111 @@
+"""Changing an answer with `copier update` turns the project over, with nothing stale left.
+
+A CPU PyTorch project, generated and set up from a template release, is updated to the same
+release with `--defaults -d accelerator=cu130` against the local stand-in index
+(tests/indexes.py): the real CPU torch wheel, and STAND-IN CUDA wheels that cannot be
+imported. The post-update re-lock therefore gets through lock, pin and sync, and its last
+step, the smoke check that imports torch, fails on the stand-in; on a real index it passes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+from conftest import git, release, run, template_clone
+from test_routing import build_for
+from test_update import update, user_copy
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-answers")]
+
+
+@pytest.fixture(scope="module")
+def cpu_project(tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path) -> Path:
+    root = tmp_path_factory.mktemp("answers")
+    clone = template_clone(root / "template")
+    release(clone, "v0.1.0")
+    project = root / "generated"
+    copier.run_copy(
+        str(clone),
+        str(project),
+        data={
+            "project_name": "Protein Folding",
+            "author_name": "Ada Lovelace",
+            "python_version": "3.11",
+            "accelerator": "cpu",
+            "torch_index_url": str(stand_in_index),
+        },
+        defaults=True,
+        unsafe=True,
+        vcs_ref="v0.1.0",
+        quiet=True,
+    )
+    torch = run(
+        ["uv", "run", "--locked", "python", "-c", "import torch; print(torch.__version__)"], project
+    )
+    assert torch.stdout.strip() == "2.13.0+cpu", torch.stdout + torch.stderr
+    git("add", "--all", cwd=project)
+    git("commit", "-qm", "Generated", cwd=project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def to_cu130(
+    cpu_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str, dict[str, Any]]:
+    project = user_copy(cpu_project, tmp_path_factory.mktemp("cu130") / "protein-folding")
+    result = update(project, "--data", "accelerator=cu130")
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    return project, result.stdout + result.stderr, lock
+
+
+def test_relock_runs_to_the_smoke_check(to_cu130: tuple[Path, str, dict[str, Any]]) -> None:
+    _, output, _ = to_cu130
+    assert "==> [3/4] Installing the locked environment" in output, output
+    assert "+ torch==2.13.0+cu130" in output, output
+    assert "Set-up failed at step 'check'" in output, output
+    assert "torch 2.13.0+cu130: stand-in" in output, output  # expected here, see above
+
+
+def test_pyproject_routes_torch_to_the_cuda_index(
+    to_cu130: tuple[Path, str, dict[str, Any]], stand_in_index: Path
+) -> None:
+    project, _, _ = to_cu130
+    uv = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]
+    urls = {index["url"] for index in uv["index"]}
+    assert urls == {str(stand_in_index / "cu130"), str(stand_in_index / "cpu")}
+    routed = {source["index"] for source in uv["sources"]["torch"]}
+    assert routed == {index["name"] for index in uv["index"]}
+
+
+def test_lock_takes_torch_from_the_cuda_index_on_linux(
+    to_cu130: tuple[Path, str, dict[str, Any]],
+) -> None:
+    _, _, lock = to_cu130
+    assert build_for(lock, "torch", "linux") == "cu130"
+    assert build_for(lock, "torch", "darwin") == "cpu"
+
+
+def test_no_cpu_wheel_of_torch_is_left_for_linux(
+    to_cu130: tuple[Path, str, dict[str, Any]],
+) -> None:
+    _, _, lock = to_cu130
+    wheels = [str(w) for p in lock["package"] if p["name"] == "torch" for w in p["wheels"]]
+    linux = [wheel for wheel in wheels if "manylinux" in wheel]
+    assert linux
+    assert all("torch-2.13.0+cu130-" in wheel for wheel in linux), linux
+
+
+def test_lock_is_current_and_torch_stays_pinned(to_cu130: tuple[Path, str, dict[str, Any]]) -> None:
+    project, _, _ = to_cu130
+    assert run(["uv", "lock", "--check"], project).returncode == 0
+    dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert "torch==2.13.0" in dependencies["dependencies"]
+
+
+def test_answers_record_the_new_build(to_cu130: tuple[Path, str, dict[str, Any]]) -> None:
+    project, _, _ = to_cu130
+    assert "accelerator: cu130" in (project / ".copier-answers.yml").read_text()
