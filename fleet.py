@@ -66,6 +66,12 @@ def tail(process: subprocess.CompletedProcess[str]) -> str:
     return "\n".join(lines[-TAIL_LINES:])
 
 
+def is_repository(project: Path) -> bool:
+    if not project.is_dir():
+        return False
+    return run(["git", "rev-parse", "--is-inside-work-tree"], project).stdout.strip() == "true"
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -124,11 +130,11 @@ def check_tests(project: Path, report: Report) -> None:
 
 def status(project: Path, options: argparse.Namespace) -> Report:
     report = Report(str(project))
-    if check_versions(project, report):
-        check_tree(project, report)
-        check_lock(project, report)
-        if options.smoke:
-            check_smoke(project, report)
+    check_versions(project, report)  # a template out of reach leaves the versions unknown
+    check_tree(project, report)
+    check_lock(project, report)
+    if options.smoke:
+        check_smoke(project, report)
     return report
 
 
@@ -176,18 +182,21 @@ def update(project: Path, options: argparse.Namespace) -> Report:
     return report
 
 
-def summary_line(report: Report) -> str:
-    if report.result is None:  # status
+def summary_line(report: Report, command: str) -> str:
+    if command == "status" and report.dirty is not None:
         state = "conflicts" if report.conflicts else "dirty" if report.dirty else "clean"
-        version = f"{report.version} (latest {report.latest})"
-        return f"{version}, {state}, lock {report.lock}, smoke {report.smoke or '-'}"
+        line = (
+            f"{report.version or '?'} (latest {report.latest or '?'}), {state}, "
+            f"lock {report.lock}, smoke {report.smoke or '-'}"
+        )
+        return f"{report.result}; {line}" if report.result else line
     extra = f", lock {report.lock}, tests {report.tests}" if report.tests else ""
     return f"{report.result}{extra}"
 
 
 def table(reports: list[Report], command: str) -> str:
     if command == "status":
-        header = ("project", "version", "latest", "tree", "conflicts", "lock", "smoke")
+        header = ("project", "version", "latest", "tree", "conflicts", "lock", "smoke", "problem")
         rows = [
             (
                 r.project,
@@ -197,6 +206,7 @@ def table(reports: list[Report], command: str) -> str:
                 ", ".join(r.conflicts) or "-",
                 r.lock or "-",
                 r.smoke or "-",
+                r.result or "-",
             )
             for r in reports
         ]
@@ -259,10 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     for number, project in enumerate(options.projects, start=1):
         progress(f"[{number}/{len(options.projects)}] {project}: {options.command} ...")
         started = time.monotonic()
-        report = action(project.resolve(), options)
+        if is_repository(project):
+            report = action(project.resolve(), options)
+        else:
+            report = Report(str(project), result="failed: not a folder in a git repository")
         report.project = str(project)
         report.seconds = round(time.monotonic() - started, 1)
-        progress(f"      {summary_line(report)} ({report.seconds:.1f} s)")
+        progress(f"      {summary_line(report, options.command)} ({report.seconds:.1f} s)")
         if report.detail and failed(report):
             progress("\n".join(f"      | {line}" for line in report.detail.splitlines()))
         reports.append(report)

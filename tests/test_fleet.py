@@ -154,3 +154,9 @@ def test_update_without_json_ends_with_a_table(fleet: dict[str, Path]) -> None:
         "seconds",
     ]
     assert row.split()[:4] == [str(fleet["current"]), "0.2.0", "up", "to"]
+
+
+def test_status_names_a_folder_that_is_no_project_and_fails(tmp_path: Path) -> None:
+    code, data, _ = fleet_command("status", "--json", "--no-smoke", str(tmp_path))
+    assert code == 1
+    assert data["projects"][0]["result"] == "failed: not a folder in a git repository"
