@@ -1,0 +1,242 @@
+"""SLURM + torchrun: the job files are valid batch scripts, and scripts/train.py really
+trains with DistributedDataParallel on two processes and resumes from its checkpoint."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+from conftest import BASE_ANSWERS, TEMPLATE, Render, render, run
+
+from extensions import slurm
+
+JOB_FILES = ["train-single-node.sbatch", "train-multi-node.sbatch"]
+SLURM_CODE = [
+    "scripts/train.py",
+    "src/protein_folding/distributed.py",
+    "src/protein_folding/checkpoint.py",
+    "tests/test_distributed.py",
+]
+# Long options of sbatch(1) that a job file of ours may use.
+SBATCH_OPTIONS = {
+    "job-name", "partition", "account", "nodes", "ntasks-per-node", "gpus-per-node",
+    "cpus-per-task", "time", "output", "requeue",
+}  # fmt: skip
+DIRECTIVE = re.compile(r"#SBATCH --(?P<option>[a-z-]+)(=(?P<value>\S+))?")
+
+
+def job_file(project: Path, name: str) -> Path:
+    return project / "scripts" / "slurm" / name
+
+
+def directives(path: Path) -> dict[str, str | None]:
+    """The #SBATCH options sbatch reads: those before the first command of the script."""
+    found: dict[str, str | None] = {}
+    for line in path.read_text().splitlines()[1:]:
+        if line and not line.startswith("#"):
+            break
+        if line.startswith("#SBATCH"):
+            match = DIRECTIVE.fullmatch(line)
+            assert match, f"malformed directive: {line!r}"
+            assert match["option"] not in found, f"repeated: {line!r}"
+            found[match["option"]] = match["value"]
+    return found
+
+
+@pytest.fixture(scope="module")
+def job_projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two renders with the SLURM files: a CUDA build with a lab's partitions and account,
+    and a CPU build with no account."""
+    return {
+        "cu130": render(
+            tmp_path_factory.mktemp("cu130") / "protein-folding",
+            skip_tasks=True,
+            include_slurm=True,
+            accelerator="cu130",
+            slurm_partition="a100,h100",
+            slurm_account="lab42",
+        ),
+        "cpu": render(
+            tmp_path_factory.mktemp("cpu") / "protein-folding",
+            skip_tasks=True,
+            include_slurm=True,
+            accelerator="cpu",
+            slurm_account="",
+        ),
+    }
+
+
+def test_slurm_files_exist_only_when_asked_for(
+    job_projects: dict[str, Path], rendered: Render
+) -> None:
+    without = rendered(include_slurm=False)
+    for path in [*SLURM_CODE, *(f"scripts/slurm/{name}" for name in JOB_FILES)]:
+        assert (job_projects["cpu"] / path).is_file(), path
+        assert not (without / path).exists(), path
+
+
+def test_numpy_project_gets_no_slurm_files_even_if_answered(rendered: Render) -> None:
+    project = rendered(framework="none", include_slurm=True)
+    assert not (project / "scripts" / "slurm").exists()
+    assert not (project / "scripts" / "train.py").exists()
+
+
+@pytest.mark.parametrize("accelerator", ["cpu", "cu130"])
+@pytest.mark.parametrize("name", JOB_FILES)
+def test_job_file_is_valid_bash(job_projects: dict[str, Path], accelerator: str, name: str) -> None:
+    path = job_file(job_projects[accelerator], name)
+    assert path.read_text().startswith("#!/bin/bash\n")
+    result = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("accelerator", ["cpu", "cu130"])
+@pytest.mark.parametrize("name", JOB_FILES)
+def test_job_file_directives_are_well_formed(
+    job_projects: dict[str, Path], accelerator: str, name: str
+) -> None:
+    path = job_file(job_projects[accelerator], name)
+    options = directives(path)
+    assert set(options) <= SBATCH_OPTIONS, set(options) - SBATCH_OPTIONS
+    assert {"partition", "nodes", "time", "ntasks-per-node"} <= set(options)
+    # Every #SBATCH line is in the block sbatch reads, none after the first command.
+    assert path.read_text().count("#SBATCH") == len(options)
+
+
+@pytest.mark.parametrize("name", JOB_FILES)
+def test_job_files_use_the_labs_partition_and_account(
+    job_projects: dict[str, Path], name: str
+) -> None:
+    options = directives(job_file(job_projects["cu130"], name))
+    assert (options["partition"], options["account"]) == ("a100,h100", "lab42")
+
+
+@pytest.mark.parametrize("name", JOB_FILES)
+def test_empty_account_leaves_the_line_out(job_projects: dict[str, Path], name: str) -> None:
+    assert "account" not in directives(job_file(job_projects["cpu"], name))
+
+
+@pytest.mark.parametrize(("accelerator", "gpus"), [("cu130", "4"), ("cpu", None)])
+@pytest.mark.parametrize("name", JOB_FILES)
+def test_gpus_are_requested_for_gpu_builds_only(
+    job_projects: dict[str, Path], accelerator: str, gpus: str | None, name: str
+) -> None:
+    assert directives(job_file(job_projects[accelerator], name)).get("gpus-per-node") == gpus
+
+
+def test_multi_node_job_meets_at_a_rendezvous(job_projects: dict[str, Path]) -> None:
+    text = job_file(job_projects["cu130"], "train-multi-node.sbatch").read_text()
+    assert "srun uv run --frozen --no-sync torchrun" in text
+    assert "--rdzv-backend=c10d" in text and '--rdzv-id="${SLURM_JOB_ID}"' in text
+    assert "uv sync --frozen" in text and "UV_CACHE_DIR=" in text
+
+
+def test_pixi_job_files_run_through_pixi(rendered: Render) -> None:
+    text = job_file(rendered(include_slurm=True, env_manager="pixi"), JOB_FILES[0]).read_text()
+    assert "srun pixi run --frozen torchrun" in text and "pixi install --frozen" in text
+    assert "uv " not in text
+
+
+def test_slurm_code_is_ruff_clean(job_projects: dict[str, Path]) -> None:
+    for command in (["check", *SLURM_CODE], ["format", "--check", *SLURM_CODE]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command],
+            cwd=job_projects["cpu"],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("partition", ["gpu", "gpu-long", "a100,h100", "batch.q"])
+def test_partition_names_accepted(partition: str) -> None:
+    assert slurm.slurm_partition_error(partition) == ""
+
+
+@pytest.mark.parametrize("account", ["", "lab42", "proj-ml_2"])
+def test_account_names_accepted(account: str) -> None:
+    assert slurm.slurm_account_error(account) == ""
+
+
+BAD_ANSWERS = [
+    pytest.param({"slurm_partition": ""}, "partition is empty", id="empty-partition"),
+    pytest.param({"slurm_partition": "gpu a100"}, "not a SLURM partition", id="space"),
+    pytest.param({"slurm_partition": "gpu,"}, "not a SLURM partition", id="trailing-comma"),
+    pytest.param({"slurm_account": "my lab"}, "not a SLURM account", id="account-space"),
+    pytest.param({"slurm_account": "--qos=x"}, "not a SLURM account", id="account-option"),
+]
+
+
+@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
+def test_bad_slurm_answer_is_refused(tmp_path: Path, answers: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        copier.run_copy(
+            str(TEMPLATE),
+            str(tmp_path / "project"),
+            data={**BASE_ANSWERS, "include_slurm": True, **answers},
+            defaults=True,
+            unsafe=True,
+            vcs_ref="HEAD",
+            quiet=True,
+        )
+    assert not (tmp_path / "project").exists()
+
+
+# ── torchrun on two CPU processes (gloo), in the synced generated project ──────────────────
+
+TRAIN = ["--samples", "512", "--batch-size", "32", "--checkpoint-every", "4"]
+
+
+def torchrun(project: Path, run_dir: Path, steps: int) -> subprocess.CompletedProcess[str]:
+    command = ["uv", "run", "--locked", "torchrun", "--standalone", "--nproc-per-node", "2"]
+    arguments = ["scripts/train.py", *TRAIN, "--steps", str(steps), "--run-dir", str(run_dir)]
+    result = run([*command, *arguments], project, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def training_runs(torch_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Run A: 6 steps, then again to 12 (resuming). Run B: 12 steps without a stop."""
+    interrupted, straight = tmp_path_factory.mktemp("interrupted"), tmp_path_factory.mktemp("b")
+    first = torchrun(torch_project, interrupted, steps=6)
+    first_results = json.loads((interrupted / "results.json").read_text())
+    second = torchrun(torch_project, interrupted, steps=12)
+    torchrun(torch_project, straight, steps=12)
+    return {
+        "first": first,
+        "first_results": first_results,
+        "second": second,
+        "resumed": json.loads((interrupted / "results.json").read_text()),
+        "straight": json.loads((straight / "results.json").read_text()),
+        "run_dir": interrupted,
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("torchrun")  # one worker runs the trainings that these tests read
+def test_torchrun_trains_on_two_processes_to_completion(training_runs: dict) -> None:
+    assert training_runs["first_results"]["steps"] == 6
+    assert training_runs["first_results"]["world_size"] == 2
+    assert "step 6: loss" in training_runs["first"].stdout
+    assert (training_runs["run_dir"] / "checkpoint.pt").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("torchrun")  # one worker runs the trainings that these tests read
+def test_second_run_resumes_from_the_checkpoint(training_runs: dict) -> None:
+    assert "at step 6" in training_runs["second"].stdout
+    assert training_runs["resumed"]["steps"] == 12
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("torchrun")  # one worker runs the trainings that these tests read
+def test_resumed_run_ends_where_an_uninterrupted_run_ends(training_runs: dict) -> None:
+    resumed, straight = training_runs["resumed"], training_runs["straight"]
+    assert resumed["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-6)
