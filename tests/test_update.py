@@ -45,9 +45,15 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new))
 
 
+STARTER_DOCSTRING = '"""Linear regression with NumPy: synthetic data and a least-squares fit."""'
+USER_DOCSTRING = '"""Our regression of folding energies."""'
+
+
 def make_v020(clone: Path) -> None:
     """The changes of release v0.2.0: a template file, a dependency, a renamed question."""
     edit(clone / "template" / "README.md.jinja", "## Layout\n", "## Project layout\n")
+    starter = next(clone.glob("template/src/*/*regression.py*.jinja"))
+    edit(starter, STARTER_DOCSTRING, '"""Least squares with NumPy, on synthetic data."""')
     edit(
         clone / "extensions" / "requirements.py",
         '"none": ("numpy", "python-dotenv"),',
@@ -140,6 +146,8 @@ def before(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The researcher's project at v0.1.0 after a week of work, committed."""
     project = user_copy(generated, tmp_path_factory.mktemp("user") / "protein-folding")
     (project / "src" / PACKAGE / "analysis.py").write_text(USER_MODULE)
+    regression = project / "src" / PACKAGE / "regression.py"
+    edit(regression, STARTER_DOCSTRING, USER_DOCSTRING)
     with (project / "README.md").open("a") as readme:
         readme.write(USER_README_SECTION)
     with (project / ".env").open("a") as env:
@@ -167,6 +175,12 @@ def updated(before: Path, snapshot: dict[str, object]) -> tuple[Path, str]:
 def test_user_module_is_kept(updated: tuple[Path, str]) -> None:
     project, _ = updated
     assert (project / "src" / PACKAGE / "analysis.py").read_text() == USER_MODULE
+
+
+def test_starter_code_is_left_to_the_user(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    regression = (project / "src" / PACKAGE / "regression.py").read_text()
+    assert regression.startswith(USER_DOCSTRING)
 
 
 def test_user_readme_section_is_kept(updated: tuple[Path, str]) -> None:
