@@ -1,0 +1,84 @@
+"""Container recipes (Dockerfile, Apptainer definition) built from the project's uv.lock.
+
+Both recipes build in two stages: a builder with uv installs a uv-managed Python and the
+locked environment under /python and /app; the runtime stage copies those two folders onto
+a base image that matches the PyTorch build. The managed Python makes every base image work
+alike, including the CUDA images, which carry no Python of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import cuda, torch_index
+from .slurm import sync_options
+
+# uv's own images: the binary alone (Docker), and uv on Debian (Apptainer's build stage).
+# The minor tag follows uv's patch releases; the project's uv_build bound is the same minor.
+UV_IMAGE = "ghcr.io/astral-sh/uv:0.13"
+UV_DEBIAN_IMAGE = "ghcr.io/astral-sh/uv:0.13-trixie-slim"
+BUILDER_IMAGE = "debian:trixie-slim"
+CPU_RUNTIME_IMAGE = "debian:trixie-slim"
+# The newest patch release of each CUDA minor that NVIDIA publishes as
+# nvidia/cuda:<version>-runtime-ubuntu24.04. Every CUDA build in cuda.BUILDS needs a line.
+CUDA_RUNTIME_VERSIONS = {"12.6": "12.6.3", "12.8": "12.8.1", "13.0": "13.0.2", "13.2": "13.2.1"}
+# ROCm wheels carry ROCm's user-space libraries; the host's amdgpu driver and /dev/kfd are
+# all they need, so a plain Ubuntu suffices (rocm/dev-* images would add several GB of tools).
+ROCM_RUNTIME_IMAGE = "ubuntu:24.04"
+
+CONTAINERS = ("none", "docker", "apptainer", "both")
+
+
+def runtime_image(accelerator: str) -> str:
+    """The base image of the runtime stage for a PyTorch build (or CPU for no framework)."""
+    build = cuda.BUILDS_BY_NAME[accelerator]
+    if build.cuda is not None:
+        return f"nvidia/cuda:{CUDA_RUNTIME_VERSIONS[build.cuda]}-runtime-ubuntu24.04"
+    if build.is_gpu:
+        return ROCM_RUNTIME_IMAGE
+    return CPU_RUNTIME_IMAGE
+
+
+def container_error(container: str, env_manager: str, torch_index_url: str) -> str:
+    """Empty when the recipes can be built from this project's lock, else why not."""
+    if container == "none":
+        return ""
+    if env_manager != "uv":
+        return (
+            "The container recipes install the environment from uv.lock, which a pixi "
+            "project does not use. Answer 'none' here (the docs show pixi's own image pattern) "
+            "or choose env_manager 'uv'."
+        )
+    if torch_index.torch_index(torch_index_url, "cpu").flat:
+        return (
+            f"The PyTorch index is the local folder '{torch_index_url}', which a container "
+            "build cannot see (uv.lock records its path). Use an index URL, e.g. a lab "
+            "mirror, or answer 'none' here."
+        )
+    return ""
+
+
+def derive(context: dict[str, Any]) -> dict[str, Any]:
+    """`container_plan`: what the recipes need, or None when the project has none."""
+    container = context.get("container", "none")
+    if container == "none":
+        return {"container_plan": None}
+    accelerator = (
+        context.get("accelerator", "cpu") if context.get("framework") == "pytorch" else "cpu"
+    )
+    build = cuda.BUILDS_BY_NAME[accelerator]
+    return {
+        "container_plan": {
+            "docker": container in ("docker", "both"),
+            "apptainer": container in ("apptainer", "both"),
+            "uv_image": UV_IMAGE,
+            "uv_debian_image": UV_DEBIAN_IMAGE,
+            "builder_image": BUILDER_IMAGE,
+            "runtime_image": runtime_image(accelerator),
+            "gpu": "nvidia" if build.cuda is not None else ("amd" if build.is_gpu else None),
+            "sync_options": sync_options(context),
+        }
+    }
+
+
+FILTERS = {"container_error": container_error}
