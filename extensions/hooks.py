@@ -51,7 +51,17 @@ cuda = _module("cuda")
 #   GLOBALS: dict[str, Callable]   -- Jinja globals for copier.yml
 #   derive(context) -> dict        -- values computed from the answers, for the templates
 # and is listed here once.
-FEATURE_MODULES: tuple[str, ...] = ("accelerators", "slurm", "containers", "pixi")
+FEATURE_MODULES: tuple[str, ...] = (
+    "accelerators",
+    "slurm",
+    "containers",
+    "pixi",
+    "orcid",
+    "citation",
+    "licenses",
+    "guide_checks",
+    "ci",
+)
 
 
 def _features() -> list[ModuleType]:

@@ -1,0 +1,63 @@
+"""The `ci_provider` question: the commands CI and the pre-commit hooks run, per env manager.
+
+CI runs on CPU runners. A CUDA build of torch still installs and imports there (it finds no
+driver and runs on the CPU), so the smoke test's verdict is "usable on CPU", exit code 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CI_PROVIDERS = ("github", "gitlab", "none")
+
+# Actions pinned to a commit (a tag can move), the release in the comment; Dependabot
+# (.github/dependabot.yml) proposes updates of both.
+ACTIONS = {
+    "checkout": "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1",
+    "setup-uv": "astral-sh/setup-uv@20cfd1bf945f4377ade1205e4dbc17946fc9a30d # v10.0.1",
+    "setup-pixi": "prefix-dev/setup-pixi@f00437f565399d418b0acc85936d12c1fb668347 # v0.10.1",
+    "zizmor": "zizmorcore/zizmor-action@6fc4b006235f201fdab3722e17240ab420d580e5 # v0.6.1",
+}
+# GitLab CI images: uv on Debian (uv installs the Python of .python-version), and pixi.
+UV_IMAGE = "ghcr.io/astral-sh/uv:0.13-trixie-slim"
+PIXI_IMAGE = "ghcr.io/prefix-dev/pixi:0.77.0"
+# The file checks of the pre-commit config, installed by pre-commit from PyPI.
+PRE_COMMIT_HOOKS = "pre-commit-hooks==6.0.0"
+
+
+@dataclass(frozen=True)
+class Commands:
+    """How one env manager installs the locked environment and runs a tool in it."""
+
+    install: str  # installs exactly the lock, fails if it is out of date
+    run: str  # prefix that runs a command in the locked environment
+    lock_check: str  # fails when the lock no longer matches pyproject.toml
+    lock_file: str
+    image: str  # GitLab CI image that carries the tool
+
+
+COMMANDS = {
+    "uv": Commands(
+        install="uv sync --locked",
+        run="uv run --locked",
+        lock_check="uv lock --check",
+        lock_file="uv.lock",
+        image=UV_IMAGE,
+    ),
+    "pixi": Commands(
+        install="pixi install --locked",
+        run="pixi run --locked",
+        lock_check="pixi lock --check",
+        lock_file="pixi.lock",
+        image=PIXI_IMAGE,
+    ),
+}
+
+
+def derive(context: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "ci": COMMANDS[context["env_manager"]],
+        "actions": ACTIONS,
+        "pre_commit_hooks": PRE_COMMIT_HOOKS,
+    }
