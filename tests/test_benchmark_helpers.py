@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import disk, report
 from benchmarks.process import step_durations, step_title
+from benchmarks.scenarios import relock_seconds
 from benchmarks.stats import ratios, summarize
 
 
@@ -57,6 +58,20 @@ def test_step_durations_run_from_each_step_line_to_the_next() -> None:
     steps = [(1.0, "lock"), (1.5, "sync"), (4.0, "check")]
     durations = step_durations(steps, total=5.0, first="start-up")
     assert durations == {"start-up": 1.0, "lock": 0.5, "sync": 2.5, "check": 1.0}
+
+
+def test_an_updates_relock_runs_from_its_line_to_environment_ready() -> None:
+    steps = [
+        (2.0, "Hiding the == pins from the merge"),
+        (5.0, "Re-locking after the update (uv run scripts/setup_env.py --from lock)"),
+        (6.0, "Resolving and locking dependencies (uv lock)"),
+        (9.5, "Environment ready: uv run pytest runs the tests."),
+    ]
+    assert relock_seconds(steps, total=10.0) == 4.5
+
+
+def test_an_update_without_a_relock_line_spent_nothing_relocking() -> None:
+    assert relock_seconds([(2.0, "Hiding the == pins from the merge")], total=4.0) == 0.0
 
 
 def _file(path: Path, size: int) -> Path:

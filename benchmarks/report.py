@@ -1,0 +1,136 @@
+"""The results as a markdown table, and the docs page's results block."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+DOCS_START = "<!-- benchmark-results:start -->"
+DOCS_END = "<!-- benchmark-results:end -->"
+
+
+def seconds(summary: dict[str, Any], unit: str = " s") -> str:
+    if summary["n"] == 1:
+        return f"{summary['median']:.2f}{unit}"
+    return f"{summary['median']:.2f}{unit} ({summary['min']:.2f}-{summary['max']:.2f})"
+
+
+def verdict(section: dict[str, Any]) -> str:
+    return "yes" if section.get("met") else "**no**"
+
+
+def _comparison_rows(label: str, section: dict[str, Any], target: str) -> list[str]:
+    rows = [
+        f"| {label}: template (`copier copy`, tasks) | {seconds(section['template_s'])} | | |",
+        f"| {label}: by hand (`uv init`, `uv add`, import) | {seconds(section['by_hand_s'])} | | |",
+    ]
+    met = verdict(section) if "met" in section else ""
+    ratio = seconds(section["ratio"], "")
+    rows.append(f"| {label}: ratio template / by hand, per pair | {ratio} | {target} | {met} |")
+    return rows
+
+
+def _disk_rows(section: dict[str, Any]) -> list[str]:
+    first, *others = section["projects"]
+    rows = [f"| Disk: project 1 (alone, as `du` counts it) | {first['total_mb']:.0f} MB | | |"]
+    for number, project in enumerate(others, start=2):
+        share = project["added_share_of_first"]
+        met = "yes" if share <= section["target"] else "**no**"
+        rows.append(
+            f"| Disk: added by project {number} | {project['added_mb']:.1f} MB "
+            f"({share:.1%} of project 1) | ≤ {section['target']:.0%} | {met} |"
+        )
+    if "copy_mode" in section:
+        copy = section["copy_mode"]
+        rows.append(
+            f"| Disk: added by a project with `UV_LINK_MODE=copy` (cache elsewhere) | "
+            f"{copy['added_mb']:.0f} MB ({copy['added_share_of_first']:.0%}) | reported | |"
+        )
+    return rows
+
+
+def table(results: dict[str, Any]) -> str:
+    rows = ["| Measure | Median (min-max) | Target | Met |", "|---|---|---|---|"]
+    if "end_to_end" in results:
+        rows += _comparison_rows("End to end", results["end_to_end"], "≤ 1.25")
+    if "render" in results:
+        render = results["render"]
+        rows.append(
+            f"| Render only (`--skip-tasks`, uvx) | {seconds(render['uvx']['render_s'])} "
+            f"| ≤ {render['target']:.1f} s | {verdict(render)} |"
+        )
+        if "installed" in render:
+            rows.append(
+                "| Render only, copier installed (`uv tool install`) | "
+                f"{seconds(render['installed']['render_s'])} | reported | |"
+            )
+    if "update" in results:
+        update = results["update"]
+        rows.append(
+            f"| Update v0.1.0 → v0.2.0 (`copier update`), re-lock excluded "
+            f"| {seconds(update['update_s'])} | ≤ {update['target']:.0f} s | {verdict(update)} |"
+        )
+        rows.append(
+            "| Update, with its re-lock (lock, pin, sync, check) "
+            f"| {seconds(update['update_with_relock_s'])} | reported | |"
+        )
+    if "disk" in results:
+        rows += _disk_rows(results["disk"])
+    if "cold" in results:
+        rows += _comparison_rows("Cold cache", results["cold"], "reported")
+    return "\n".join(rows)
+
+
+def steps_table(section: dict[str, Any], key: str) -> str:
+    rows = ["| Step | Median (min-max) |", "|---|---|"]
+    rows += [f"| {title} | {seconds(s)} |" for title, s in section[key].items()]
+    return "\n".join(rows)
+
+
+def machine_lines(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory_gib']} GiB; {m['os']}",
+        f"- Filesystems: projects on {m['workdir_filesystem']}, uv cache ({m['uv_cache']}) "
+        f"on {m['uv_cache_filesystem']}",
+        f"- Tools: {m['uv']}; {m['copier']}; {m['git']}",
+        f"- Load average at start {m['load_average_start']}, at end {m['load_average_end']}",
+    ]
+    settings = results["settings"]
+    lines.append(
+        f"- Runs: {settings['runs']} per measure (after one warm-up), started "
+        f"{results['started']}; template: {settings['template_source']}"
+    )
+    return "\n".join(lines)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    parts = [
+        "## Results",
+        table(results),
+        "## Machine",
+        machine_lines(results),
+    ]
+    if "end_to_end" in results:
+        parts += [
+            "## Where the time goes: template, end to end",
+            steps_table(results["end_to_end"], "template_steps_s"),
+            "## Where the time goes: by hand, end to end",
+            steps_table(results["end_to_end"], "by_hand_steps_s"),
+        ]
+    return "\n\n".join(parts) + "\n"
+
+
+def replace_block(page: str, block: str) -> str:
+    """`page` with the text between the results markers replaced by `block`."""
+    pattern = re.compile(re.escape(DOCS_START) + ".*?" + re.escape(DOCS_END), re.DOTALL)
+    if not pattern.search(page):
+        raise ValueError(f"the page has no {DOCS_START} ... {DOCS_END} block")
+    replacement = f"{DOCS_START}\n\n{block.strip()}\n\n{DOCS_END}"
+    return pattern.sub(lambda _: replacement, page)
+
+
+def update_docs(page: Path, results: dict[str, Any]) -> None:
+    block = markdown(results).replace("## ", "### ")
+    page.write_text(replace_block(page.read_text(), block))

@@ -1,0 +1,232 @@
+"""The five measurements of issue #7. Each returns a JSON-ready dict; none asserts anything."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from . import disk, fixtures
+from .paths import (
+    Dependencies,
+    Setup,
+    by_hand_end_to_end,
+    copier_copy,
+    template_end_to_end,
+)
+from .process import timed
+from .stats import ratios, summarize
+
+TARGETS = {"ratio": 1.25, "render_s": 1.0, "update_s": 3.0, "disk_share": 0.05}
+Measured = tuple[float, dict[str, float]]  # seconds, and seconds per step
+Path_ = Callable[[Path], Measured]
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _phases(runs: list[dict[str, float]]) -> dict[str, Any]:
+    values: dict[str, list[float]] = defaultdict(list)
+    for run in runs:
+        for title, seconds in run.items():
+            values[title].append(seconds)
+    return {title: summarize(v).to_json() for title, v in values.items()}
+
+
+def _alternated(runs: int, first: Path_, second: Path_, folder: Path) -> tuple[list, list]:
+    """Run the two paths `runs` times each, in pairs, swapping which goes first every pair."""
+    folder.mkdir(parents=True, exist_ok=True)
+    a_runs, b_runs = [], []
+    for index in range(1, runs + 1):
+        order = [(first, a_runs, "template"), (second, b_runs, "by-hand")]
+        if index % 2 == 0:
+            order.reverse()
+        for path, results, name in order:
+            seconds, steps = path(folder / f"{name}-{index}")
+            results.append((seconds, steps))
+            say(f"    run {index}/{runs} {name}: {seconds:.2f} s")
+    return a_runs, b_runs
+
+
+def _comparison(template: list, by_hand: list, target: float | None) -> dict[str, Any]:
+    t_seconds, h_seconds = [s for s, _ in template], [s for s, _ in by_hand]
+    ratio = summarize(ratios(t_seconds, h_seconds))
+    result: dict[str, Any] = {
+        "template_s": summarize(t_seconds).to_json(),
+        "by_hand_s": summarize(h_seconds).to_json(),
+        "ratio": ratio.to_json(),
+        "template_steps_s": _phases([steps for _, steps in template]),
+        "by_hand_steps_s": _phases([steps for _, steps in by_hand]),
+    }
+    if target is not None:
+        result |= {"target": target, "met": ratio.median <= target}
+    return result
+
+
+def end_to_end(setup: Setup, folder: Path, runs: int, deps: Dependencies) -> dict[str, Any]:
+    """copier copy with its tasks against uv init + uv add + one torch import, warm cache."""
+    say("==> End to end, warm cache: one warm-up pair, then alternated pairs")
+    folder.mkdir(parents=True, exist_ok=True)
+    template_end_to_end(setup, folder / "template-0")
+    by_hand_end_to_end(setup, folder / "by-hand-0", deps)
+    template, by_hand = _alternated(
+        runs,
+        lambda path: template_end_to_end(setup, path),
+        lambda path: by_hand_end_to_end(setup, path, deps),
+        folder,
+    )
+    return _comparison(template, by_hand, TARGETS["ratio"])
+
+
+def render_only(setup: Setup, folder: Path, runs: int, installed: Setup | None) -> dict[str, Any]:
+    """copier copy --skip-tasks: the template's own cost, without uv."""
+    say("==> Render only (--skip-tasks)")
+    folder.mkdir(parents=True, exist_ok=True)
+    variants = {"uvx": setup} | ({"installed": installed} if installed else {})
+    result: dict[str, Any] = {"target": TARGETS["render_s"]}
+    for name, variant in variants.items():
+        copier_copy(variant, folder / f"{name}-0", "--skip-tasks")  # warm-up
+        seconds, startup = [], []
+        for index in range(1, runs + 1):
+            log = variant.logs / f"copier-version-{name}-{index}.log"
+            startup.append(timed([*variant.copier, "--version"], folder, variant.env, log).seconds)
+            run = copier_copy(variant, folder / f"{name}-{index}", "--skip-tasks")
+            seconds.append(run.seconds)
+            say(f"    run {index}/{runs} ({name}): {run.seconds:.2f} s")
+        result[name] = {
+            "command": " ".join(variant.copier),
+            "render_s": summarize(seconds).to_json(),
+            "copier_version_s": summarize(startup).to_json(),
+        }
+    result["met"] = result["uvx"]["render_s"]["median"] <= TARGETS["render_s"]
+    return result
+
+
+def _commit_all(project: Path, env: dict[str, str]) -> None:
+    identity = ("-c", "user.name=Bench Mark", "-c", "user.email=bench@example.org")
+    log = project.parent / f"{project.name}-git.log"
+    timed(["git", "add", "-A"], project, env, log)
+    timed(["git", *identity, "commit", "-qm", "generated"], project, env, log)
+
+
+RELOCK_LINE = "Re-locking after the update"
+READY_LINE = "Environment ready"
+
+
+def relock_seconds(steps: list[tuple[float, str]], total: float) -> float:
+    """The part of an update spent re-locking: from its first line to 'Environment ready'."""
+    begin = next((t for t, title in steps if title.startswith(RELOCK_LINE)), None)
+    if begin is None:
+        return 0.0
+    end = next((t for t, title in steps if t >= begin and title.startswith(READY_LINE)), total)
+    return end - begin
+
+
+def update(setup: Setup, folder: Path, runs: int) -> dict[str, Any]:
+    """copier update v0.1.0 -> v0.2.0 of a generated, committed project, its venv in place."""
+    say("==> Update between two template releases")
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / "base"
+    copier_copy(setup, base, tag=fixtures.RELEASES[0])
+    _commit_all(base, setup.env)
+    without, total = [], []
+    for index in range(runs + 1):  # run 0 is the warm-up
+        project = folder / f"project-{index}"
+        # The project as its owner has it, .venv included: hardlinked (uv and Python replace
+        # files there, never write into them), the rest copied (copier rewrites files in place).
+        shutil.copytree(base, project, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+        shutil.copytree(base / ".venv", project / ".venv", symlinks=True, copy_function=os.link)
+        command = [*setup.copier, "update", "--trust", "--defaults", "-r", fixtures.RELEASES[1]]
+        log = setup.logs / f"update-{index}.log"
+        result = timed(command, project, setup.env, log)
+        if fixtures.V2_README_LINE not in (project / "README.md").read_text():
+            raise RuntimeError(f"the update did not bring v0.2.0's change; see {log}")
+        check = setup.logs / f"update-{index}-lock-check.log"
+        timed(["uv", "lock", "--check"], project, setup.env, check)
+        relock = relock_seconds(result.steps, result.seconds)
+        if index:
+            without.append(result.seconds - relock)
+            total.append(result.seconds)
+            say(f"    run {index}/{runs}: {result.seconds:.2f} s, of which re-lock {relock:.2f} s")
+    summary = summarize(without)
+    return {
+        "update_s": summary.to_json(),
+        "update_with_relock_s": summarize(total).to_json(),
+        "target": TARGETS["update_s"],
+        "met": summary.median <= TARGETS["update_s"],
+    }
+
+
+def _share(usage: disk.TreeUsage, first: disk.TreeUsage) -> dict[str, Any]:
+    return {
+        "path": usage.path,
+        "total_mb": round(usage.total / 1e6, 1),
+        "shared_with_cache_mb": round(usage.shared_outside / 1e6, 1),
+        "added_mb": round(usage.added / 1e6, 1),
+        "added_share_of_first": round(usage.added / first.total, 4),
+    }
+
+
+def disk_use(
+    setup: Setup, folder: Path, projects: list[Path], cache: Path, copy_mode: bool
+) -> dict[str, Any]:
+    """Three projects with the same torch: what projects 2 and 3 add, shared inodes once."""
+    say("==> Disk: three projects with the same torch")
+    folder.mkdir(parents=True, exist_ok=True)
+    projects = list(projects)
+    while len(projects) < 3:
+        projects.append(folder / f"project-{len(projects)}")
+        template_end_to_end(setup, projects[-1])
+    usages = disk.account(projects[:3])
+    shares = [_share(u, usages[0]) for u in usages]
+    venv = projects[0] / ".venv"
+    result: dict[str, Any] = {
+        "projects": shares,
+        "target": TARGETS["disk_share"],
+        "met": all(s["added_share_of_first"] <= TARGETS["disk_share"] for s in shares[1:]),
+        "uv_cache": str(cache),
+        "cache_on_same_filesystem": disk.same_filesystem(projects[0], cache),
+        "reflink_supported": disk.reflink_supported(projects[0]),
+        "venv_bytes_hardlinked": round(disk.linked_share(venv), 4),
+        "uv_link_mode": setup.env.get("UV_LINK_MODE", "(unset: uv's default, clone)"),
+    }
+    if copy_mode:
+        # What a cache on another filesystem costs: uv cannot link, so it copies.
+        copied = folder / "copy-mode"
+        shutil.copytree(projects[0], copied, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+        env = setup.env | {"UV_LINK_MODE": "copy"}
+        timed(["uv", "sync", "--locked"], copied, env, setup.logs / "copy-mode-sync.log")
+        check = ["uv", "run", "--locked", "scripts/smoke_test.py", "--quick"]
+        timed(check, copied, env, setup.logs / "copy-mode-check.log")
+        first, copy = disk.account([projects[0], copied])
+        result["copy_mode"] = _share(copy, first)
+    return result
+
+
+def cold_cache(
+    setup: Setup, folder: Path, runs: int, deps: Dependencies, index: str | None
+) -> dict[str, Any]:
+    """Both paths with an empty uv cache each time (UV_CACHE_DIR), against `index` if given."""
+    say(f"==> End to end, cold cache{f' (index {index})' if index else ''}")
+
+    def cold(path: Path, action: Callable[[Setup, Path], Measured]) -> Measured:
+        cache = folder / f"cache-{path.name}"
+        env = setup.env | {"UV_CACHE_DIR": str(cache)} | ({"UV_INDEX": index} if index else {})
+        try:
+            return action(replace(setup, env=env), path)
+        finally:  # a cold cache holds an unpacked torch: free the disk at once
+            shutil.rmtree(cache, ignore_errors=True)
+            shutil.rmtree(path, ignore_errors=True)
+
+    template, by_hand = _alternated(
+        runs,
+        lambda path: cold(path, template_end_to_end),
+        lambda path: cold(path, lambda s, p: by_hand_end_to_end(s, p, deps)),
+        folder,
+    )
+    return _comparison(template, by_hand, None) | {"index": index or "(uv's default)"}
