@@ -12,6 +12,21 @@ PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 # Largest relative error a matmul may show against the float64 CPU reference.
 TOLERANCE = {"fp32": 1e-4, "tf32": 5e-3, "bf16": 5e-2}
 UPDATE_HINT = "uvx --with copier-template-extensions copier update --trust --defaults"
+# The commands each check's remedy names, by the tool that manages the environment.
+COMMANDS = {
+    "uv": {
+        "run": "uv run scripts/smoke_test.py",
+        "lock": "uv lock",
+        "sync": "uv sync --locked",
+        "recreate": "rm -rf .venv && uv sync --locked",
+    },
+    "pixi": {
+        "run": "pixi run smoke",
+        "lock": "pixi lock",
+        "sync": "pixi install --locked",
+        "recreate": "rm -rf .pixi && pixi install --locked",
+    },
+}
 
 
 @dataclass
@@ -22,29 +37,39 @@ class Check:
     remedy: str = ""
 
 
+def command(facts: Facts, action: str) -> str:
+    """The command for `action` in this project; with build extras, it names them."""
+    text = COMMANDS[facts.manager][action]
+    if facts.torch_extras and action in ("sync", "recreate"):
+        text += " --extra " + " (or --extra ".join(facts.torch_extras) + ")"
+    return text
+
+
 def interpreter(facts: Facts) -> Check:
     name = "interpreter"
     if not facts.in_project_env:
         return Check(
             name, FAIL, f"{facts.executable} is not the project's environment",
-            "Run through uv: uv run scripts/smoke_test.py",
+            f"Run it in the environment: {command(facts, 'run')}",
         )  # fmt: skip
     expected = facts.expected_python
     if expected and not facts.python.startswith(f"{expected}."):
         return Check(
             name, FAIL, f"Python {facts.python}, but .python-version says {expected}",
-            "Recreate the environment: rm -rf .venv && uv sync --locked",
+            f"Recreate the environment: {command(facts, 'recreate')}",
         )  # fmt: skip
     return Check(name, PASS, f"Python {facts.python} in the project environment")
 
 
 def lock(facts: Facts) -> Check:
     if not facts.lock_found:
-        return Check("lock", WARN, "no uv.lock found", "Create it: uv lock")
+        lock_file = "pixi.lock" if facts.manager == "pixi" else "uv.lock"
+        remedy = f"Create it: {command(facts, 'lock')}"
+        return Check("lock", WARN, f"no {lock_file} found", remedy)
     if facts.drift:
         return Check(
             "lock", FAIL, "installed packages differ from uv.lock: " + "; ".join(facts.drift),
-            "Restore the locked environment: uv sync --locked",
+            f"Restore the locked environment: {command(facts, 'sync')}",
         )  # fmt: skip
     return Check("lock", PASS, "installed packages match uv.lock")
 
@@ -62,7 +87,7 @@ def torch_build(facts: Facts) -> Check:
             return Check("torch", SKIP, "this project does not use PyTorch")
         return Check(
             "torch", FAIL, f"torch does not import ({facts.torch_error})",
-            "Reinstall the locked environment: uv sync --locked",
+            f"Reinstall the locked environment: {command(facts, 'sync')}",
         )  # fmt: skip
     if facts.torch_hip:
         build = f"ROCm/HIP {facts.torch_hip}"

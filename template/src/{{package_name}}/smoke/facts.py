@@ -7,6 +7,7 @@ a run recorded on one machine can be judged again anywhere (that is how the test
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import os
 import platform
@@ -41,6 +42,8 @@ class Facts:
     executable: str = ""
     expected_python: str | None = None  # from .python-version
     in_project_env: bool = False
+    manager: str = "uv"  # "pixi" when pyproject.toml has [tool.pixi]
+    torch_extras: list[str] = field(default_factory=list)  # cpu + GPU build, as uv extras
     lock_found: bool = False
     drift: list[str] = field(default_factory=list)  # "name: installed X, locked Y"
     env_file: str | None = None
@@ -105,8 +108,13 @@ def _interpreter(facts: Facts, root: Path | None) -> None:
 
 
 def _lock_drift(facts: Facts, root: Path | None) -> None:
-    lock_file = None if root is None else root / "uv.lock"
-    if lock_file is None or not lock_file.is_file():
+    if root is None:
+        return
+    if facts.manager == "pixi":  # `pixi install --locked` checks pixi.lock itself
+        facts.lock_found = (root / "pixi.lock").is_file()
+        return
+    lock_file = root / "uv.lock"
+    if not lock_file.is_file():
         return
     facts.lock_found = True
     locked: dict[str, set[str]] = {}
@@ -127,12 +135,23 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _torch_expected(facts: Facts, root: Path | None) -> None:
+def _project(facts: Facts, root: Path | None) -> None:
+    """Which tool manages the environment, and whether torch is one of its dependencies."""
     pyproject = None if root is None else root / "pyproject.toml"
-    if pyproject is not None and pyproject.is_file():
-        project = tomllib.loads(pyproject.read_text()).get("project", {})
-        dependencies = project.get("dependencies", [])
-        facts.torch_expected = any(re.match(r"torch\b(?!-)", d) for d in dependencies)
+    if pyproject is None or not pyproject.is_file():
+        return
+    config = tomllib.loads(pyproject.read_text())
+    project = config.get("project", {})
+    requirements = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        requirements += extra
+    facts.torch_expected = any(re.match(r"torch\b(?!-)", r) for r in requirements)
+    conflicts = config.get("tool", {}).get("uv", {}).get("conflicts", [])
+    facts.torch_extras = [item["extra"] for group in conflicts for item in group if "extra" in item]
+    pixi = config.get("tool", {}).get("pixi")
+    if pixi is not None:
+        facts.manager = "pixi"
+        facts.torch_expected = facts.torch_expected or "pytorch" in str(pixi)
 
 
 def _env_file(facts: Facts, root: Path | None) -> None:
@@ -171,13 +190,13 @@ def gather(quick: bool = False) -> Facts:
     facts = Facts()
     root = find_project_root()
     _interpreter(facts, root)
+    _project(facts, root)
     _lock_drift(facts, root)
-    _torch_expected(facts, root)
     _env_file(facts, root)
     _driver(facts)
     _toolchain(facts)
-    try:
-        from . import torch_probe
+    try:  # by name: torch_probe.py exists in PyTorch projects only
+        torch_probe = importlib.import_module(".torch_probe", __package__)
     except ImportError as error:  # no torch in this environment, or a broken install
         facts.torch_error = f"{type(error).__name__}: {error}"
         return facts
