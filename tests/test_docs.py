@@ -1,0 +1,127 @@
+"""The documentation site builds with `mkdocs build --strict`, and its generated parts
+(question reference, driver table, navigation) follow copier.yml and extensions/."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TEMPLATE
+
+from extensions import containers, cuda
+from tools import docgen, mkdocs_hooks
+
+pytestmark = pytest.mark.xdist_group("docs")  # one worker builds the site once
+
+
+def mkdocs_build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("site")
+    result = mkdocs_build(TEMPLATE, folder)
+    assert result.returncode == 0, result.stderr
+    return folder
+
+
+def questions_in_copier_yml() -> list[str]:
+    data = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    return [key for key, spec in data.items() if not key.startswith("_") and isinstance(spec, dict)]
+
+
+def test_site_builds_strictly_with_every_page(site: Path) -> None:
+    for page in (TEMPLATE / "docs").glob("*.md"):
+        built = "index.html" if page.stem == "index" else f"{page.stem}/index.html"
+        assert (site / built).is_file(), page.name
+
+
+def test_strict_build_fails_on_a_broken_link(tmp_path: Path) -> None:
+    """The check above can fail: a page linking to a missing page breaks the build."""
+    for name in ["mkdocs.yml", "copier.yml"]:
+        shutil.copy(TEMPLATE / name, tmp_path / name)
+    for folder in ["docs", "tools", "extensions"]:
+        shutil.copytree(TEMPLATE / folder, tmp_path / folder)
+    (tmp_path / "docs" / "broken.md").write_text("# Broken\n\nSee [nowhere](nowhere.md).\n")
+    result = mkdocs_build(tmp_path, tmp_path / "site")
+    assert result.returncode != 0
+    assert "nowhere.md" in result.stderr
+
+
+def test_question_reference_lists_every_question_in_order() -> None:
+    groups = docgen.question_groups((TEMPLATE / "copier.yml").read_text())
+    listed = [question.name for group in groups for question in group.questions]
+    assert listed == questions_in_copier_yml()
+
+
+def test_question_reference_is_in_the_site(site: Path) -> None:
+    html = (site / "questions" / "index.html").read_text()
+    for name in questions_in_copier_yml():
+        assert f'id="{name}"' in html, name
+
+
+def test_question_reference_shows_defaults_choices_and_conditions() -> None:
+    page = docgen.questions_page((TEMPLATE / "copier.yml").read_text())
+    container = page[page.index("### `container`") :].split("### ")[1]
+    assert "| Default | `none` |" in container
+    assert "`apptainer`: Apptainer" in container
+    slurm_account = page[page.index("### `slurm_account`") :].split("### ")[1]
+    assert "| Default | empty |" in slurm_account
+    assert "| Asked | only when `framework == 'pytorch' and include_slurm` |" in slurm_account
+
+
+def test_driver_table_has_one_row_per_build_with_its_floor() -> None:
+    rows = docgen.driver_table().splitlines()[2:]
+    assert len(rows) == len(cuda.BUILDS)
+    for build, row in zip(cuda.BUILDS, rows, strict=True):
+        assert row.startswith(f"| `{build.name}` |")
+        if build.cuda is not None:
+            assert f"≥ {build.min_driver_linux}" in row and f"≥ {build.min_driver_windows}" in row
+
+
+def test_container_table_names_each_builds_runtime_image() -> None:
+    table = docgen.container_images()
+    for build in cuda.BUILDS:
+        assert f"| `{build.name}` | `{containers.runtime_image(build.name)}` |" in table
+
+
+def test_generated_blocks_are_filled_in_the_site(site: Path) -> None:
+    troubleshooting = (site / "troubleshooting" / "index.html").read_text()
+    assert "525.60.13" in troubleshooting
+    for page in site.rglob("*.html"):
+        assert "generated: " not in page.read_text(), page
+
+
+def test_navigation_puts_unlisted_pages_after_the_reading_order() -> None:
+    pages = ["zebra.md", "troubleshooting.md", "index.md", "alpha.md", "questions.md"]
+    assert mkdocs_hooks.navigation(pages) == [
+        "index.md",
+        "questions.md",
+        "troubleshooting.md",
+        "alpha.md",
+        "zebra.md",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("markdown", "expected"),
+    [
+        ("[log](../CHANGELOG.md)", "[log](https://x.org/r/blob/main/CHANGELOG.md)"),
+        ("[lab](../presets/lab.yml#top)", "[lab](https://x.org/r/blob/main/presets/lab.yml#top)"),
+        ("[page](updating.md)", "[page](updating.md)"),
+    ],
+)
+def test_links_out_of_docs_point_at_the_repository(markdown: str, expected: str) -> None:
+    assert mkdocs_hooks.link_out_of_docs(markdown, "https://x.org/r/") == expected

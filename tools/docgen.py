@@ -1,0 +1,183 @@
+"""Pages of the documentation site generated from the template's own sources.
+
+Generated, never hand-written, so they cannot drift: the question reference comes from
+copier.yml, the driver table from extensions/cuda.py. tools/mkdocs_hooks.py calls these
+while the site builds.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from extensions import containers, cuda
+
+_SECTION = re.compile(r"^# ── (?P<title>.+?) ─*$")
+_KEY = re.compile(r"^(?P<key>[a-z][a-z0-9_]*):")
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+
+
+@dataclass
+class Question:
+    name: str
+    spec: dict[str, Any]
+
+
+@dataclass
+class Group:
+    title: str
+    questions: list[Question] = field(default_factory=list)
+
+
+def question_groups(copier_yml: str) -> list[Group]:
+    """The questions of copier.yml, in file order, under the `# ── Title ──` comments."""
+    data = yaml.safe_load(copier_yml)
+    groups: list[Group] = []
+    title = "Questions"
+    for line in copier_yml.splitlines():
+        if section := _SECTION.match(line):
+            title = re.sub(r"\s*\(.*\)$", "", section["title"])  # drop "(extensions/x.py)"
+        elif (key := _KEY.match(line)) and isinstance(data.get(key["key"]), dict):
+            if not groups or groups[-1].title != title:
+                groups.append(Group(title))
+            groups[-1].questions.append(Question(key["key"], data[key["key"]]))
+    return groups
+
+
+def _code(value: Any) -> str:
+    if isinstance(value, bool):
+        value = str(value).lower()
+    elif isinstance(value, list):
+        if not value:
+            return "nothing selected"
+        value = ", ".join(map(str, value))
+    text = str(value)
+    return "empty" if text == "" else f"`{text}`"
+
+
+def _computed(text: str) -> bool:
+    return bool(_JINJA.search(text))
+
+
+def _prose(text: str) -> str:
+    """Help text as Markdown: Jinja expressions as code, `<placeholders>` kept visible."""
+    text = " ".join(text.split())
+    parts = _JINJA.split(text)
+    expressions = [f"`{match}`" for match in _JINJA.findall(text)]
+    out = [html.escape(parts[0], quote=False)]
+    for expression, part in zip(expressions, parts[1:], strict=True):
+        out += [expression, html.escape(part, quote=False)]
+    return "".join(out)
+
+
+def _condition(when: Any) -> str:
+    """`{{ framework == 'pytorch' }}` -> `framework == 'pytorch'`."""
+    text = str(when).strip()
+    if text.startswith("{{") and text.endswith("}}"):
+        text = text[2:-2].strip()
+    return _code(text)
+
+
+def _choices(choices: Any) -> str | None:
+    if choices is None:
+        return None
+    if isinstance(choices, str):
+        return "computed when asked (" + _code(choices.strip()) + ")"
+    if isinstance(choices, dict):
+        return "; ".join(f"{_code(value)}: {label}" for label, value in choices.items())
+    return ", ".join(_code(choice) for choice in choices)
+
+
+def _escape_pipes(cell: str) -> str:
+    return cell.replace("|", "\\|")
+
+
+def _question_markdown(question: Question) -> list[str]:
+    spec = question.spec
+    help_text = _prose(str(spec.get("help", "")))
+    several = ", several" if spec.get("multiselect") else ""
+    rows = [("Type", _code(spec.get("type", "str")) + several)]
+    default = spec.get("default")
+    if isinstance(default, str) and _computed(default):
+        rows.append(("Default", f"computed: {_code(default)}"))
+    else:
+        rows.append(("Default", _code(default if default is not None else "")))
+    if choices := _choices(spec.get("choices")):
+        rows.append(("Choices", choices))
+    if "when" in spec:
+        rows.append(("Asked", f"only when {_condition(spec['when'])}"))
+    if "validator" in spec:
+        rows.append(("Checked", "yes: a wrong answer is refused with what to do instead"))
+    lines = [f"### `{question.name}`", "", help_text, "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {_escape_pipes(value)} |" for label, value in rows]
+    return [*lines, ""]
+
+
+def questions_page(copier_yml: str) -> str:
+    """The question reference: every question of copier.yml with its type, default, choices."""
+    groups = question_groups(copier_yml)
+    count = sum(len(group.questions) for group in groups)
+    lines = [
+        "# Every question",
+        "",
+        f"The template asks up to {count} questions; a question whose *Asked* row names a",
+        "condition is skipped when the condition is false. Answer on the command line with",
+        "`-d name=value` (several times), from a file with `--data-file answers.yml`, or take",
+        "every default with `--defaults`. The names are a contract: lab data files and",
+        "`copier update` rely on them.",
+        "",
+        "Values in `{{ ... }}` are Jinja expressions over the earlier answers, computed when the",
+        "question is asked. This page is generated from `copier.yml` when the site is built.",
+        "",
+    ]
+    for group in groups:
+        lines += [f"## {group.title}", ""]
+        for question in group.questions:
+            lines += _question_markdown(question)
+    return "\n".join(lines)
+
+
+def driver_table(builds: Iterable[cuda.Build] = cuda.BUILDS) -> str:
+    """A Markdown table: each PyTorch build and the GPU driver it needs."""
+    lines = [
+        "| `accelerator` | Built for | Linux driver | Windows driver |",
+        "|---|---|---|---|",
+    ]
+    for build in builds:
+        if build.cuda is not None:
+            built_for = f"CUDA {build.cuda}"
+            linux, windows = f"≥ {build.min_driver_linux}", f"≥ {build.min_driver_windows}"
+        elif build.is_gpu:
+            built_for = f"ROCm {build.rocm}"
+            linux, windows = "amdgpu driver supported by ROCm " + str(build.rocm), "no wheels"
+        else:
+            built_for, linux, windows = "CPU", "none needed", "none needed"
+        lines.append(f"| `{build.name}` | {built_for} | {linux} | {windows} |")
+    return "\n".join(lines)
+
+
+def container_images(builds: Iterable[cuda.Build] = cuda.BUILDS) -> str:
+    """A Markdown table: the runtime base image of the container recipes, per build."""
+    lines = ["| `accelerator` | Runtime base image |", "|---|---|"]
+    lines += [f"| `{build.name}` | `{containers.runtime_image(build.name)}` |" for build in builds]
+    return "\n".join(lines)
+
+
+# Markers a hand-written page puts where a generated block belongs.
+BLOCKS = {
+    "<!-- generated: driver-table -->": driver_table,
+    "<!-- generated: container-images -->": container_images,
+}
+
+
+def fill_blocks(markdown: str) -> str:
+    """Replace each generated-block marker in a page with the block."""
+    for marker, make in BLOCKS.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, make())
+    return markdown
