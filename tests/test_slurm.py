@@ -12,7 +12,7 @@ from typing import Any
 
 import copier
 import pytest
-from conftest import BASE_ANSWERS, TEMPLATE, Render, render, run
+from conftest import BASE_ANSWERS, TEMPLATE, Render, git, release, render, run, template_clone
 
 from extensions import slurm
 
@@ -152,6 +152,36 @@ def test_slurm_code_is_ruff_clean(job_projects: dict[str, Path]) -> None:
             text=True,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow  # the update re-locks and re-installs the environment
+def test_turning_slurm_on_later_with_copier_update_adds_the_files(
+    tmp_path: Path, local_torch_index: Path
+) -> None:
+    clone = template_clone(tmp_path / "template")
+    release(clone, "v0.1.0")
+    project = tmp_path / "protein-folding"
+    common = {"defaults": True, "unsafe": True, "quiet": True, "skip_tasks": True}
+    answers = {**BASE_ANSWERS, "torch_index_url": str(local_torch_index)}
+    copier.run_copy(str(clone), str(project), data=answers, vcs_ref="v0.1.0", **common)
+    git("init", "-q", cwd=project)
+    git("add", "--all", cwd=project)
+    git(
+        "-c",
+        "user.name=Ada",
+        "-c",
+        "user.email=ada@example.org",
+        "commit",
+        "-qm",
+        "Generated",
+        cwd=project,
+    )
+    assert not (project / "scripts" / "train.py").exists()
+    copier.run_update(
+        str(project), data={"include_slurm": True}, overwrite=True, vcs_ref="v0.1.0", **common
+    )
+    for path in [*SLURM_CODE, *(f"scripts/slurm/{name}" for name in JOB_FILES)]:
+        assert (project / path).is_file(), path
 
 
 @pytest.mark.parametrize("partition", ["gpu", "gpu-long", "a100,h100", "batch.q"])
