@@ -56,6 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def template_source(commit: str | None) -> str:
+    head = fixtures.git("rev-parse", "--short", commit or "HEAD", cwd=ROOT).strip()
+    return f"commit {head}" if commit else f"working tree (HEAD {head} and uncommitted changes)"
+
+
 def uv_cache_dir(env: dict[str, str]) -> Path:
     result = subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True, env=env)
     return Path(result.stdout.strip())
@@ -90,7 +95,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             "runs": args.runs,
             "quick": args.quick,
             "measures": sorted(only),
-            "template_source": f"commit {args.commit}" if args.commit else "working tree",
+            "template_source": template_source(args.commit),
             "copier_command": " ".join(COPIER),
             "torch_wheel": wheel.name,
             "pythondontwritebytecode": env.get("PYTHONDONTWRITEBYTECODE", "(unset)"),
