@@ -14,6 +14,7 @@ import copier
 import pytest
 from conftest import BASE_ANSWERS, TEMPLATE, Render, git, release, render, run, template_clone
 
+from benchmarks.fixtures import GIT_IDENTITY
 from extensions import slurm
 
 JOB_FILES = ["train-single-node.sbatch", "train-multi-node.sbatch"]
@@ -166,7 +167,7 @@ def test_turning_slurm_on_later_with_copier_update_adds_the_files(
     copier.run_copy(str(clone), str(project), data=answers, vcs_ref="v0.1.0", **common)
     git("init", "-q", cwd=project)
     git("add", "--all", cwd=project)
-    git("commit", "-qm", "Generated", cwd=project)
+    git(*GIT_IDENTITY, "commit", "-qm", "Generated", cwd=project)
     assert not (project / "scripts" / "train.py").exists()
     copier.run_update(
         str(project), data={"include_slurm": True}, overwrite=True, vcs_ref="v0.1.0", **common
