@@ -11,7 +11,7 @@ BASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "pytorch": ("torch", "numpy", "python-dotenv"),
     "none": ("numpy", "python-dotenv"),
 }
-DEV_DEPENDENCIES: tuple[str, ...] = ("pytest", "ruff")
+DEV_DEPENDENCIES: tuple[str, ...] = ("pytest", "ruff", "mypy")
 
 
 def split_requirements(text: str) -> list[str]:

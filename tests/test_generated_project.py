@@ -6,10 +6,14 @@ These tests run real uv against PyPI and, for torch, the real CPU wheel from a l
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import run
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -67,6 +71,46 @@ def test_generated_tests_pass(project: Path) -> None:
 def test_generated_project_is_ruff_clean(project: Path) -> None:
     result = run(["uv", "run", "--locked", "ruff", "check", "."], project)
     assert result.returncode == 0, result.stdout
+
+
+def github_ci_steps(project: Path) -> list[tuple[str, str]]:
+    """The named `run` steps of the project's GitHub Actions job, in order."""
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    return [
+        (step["name"], step["run"]) for step in workflow["jobs"]["checks"]["steps"] if "run" in step
+    ]
+
+
+def test_ci_steps_pass(project: Path) -> None:
+    """The project's own CI, step by step: install, lint, format, type check, tests, smoke test."""
+    steps = github_ci_steps(project)
+    assert [name for name, _ in steps] == [
+        "Install the locked environment", "Lint", "Format", "Type check", "Tests", "Smoke test",
+    ]  # fmt: skip
+    for name, command in steps:
+        result = run(shlex.split(command), project)
+        assert result.returncode == 0, f"{name}: {command}\n{result.stdout}{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pre-commit's cache of hook environments (pre-commit-hooks, from PyPI)."""
+    return tmp_path_factory.mktemp("pre-commit")
+
+
+def test_pre_commit_hooks_pass(project: Path, pre_commit_home: Path) -> None:
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], project)
+    files = listed.stdout.split()
+    assert "pyproject.toml" in files and ".venv" not in {f.split("/")[0] for f in files}
+    result = run(
+        [str(Path(sys.executable).parent / "pre-commit"), "run", "--files", *files],
+        project,
+        env={**os.environ, "PRE_COMMIT_HOME": str(pre_commit_home)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for hook in ("ruff check", "ruff format", "mypy", "uv.lock matches", "TOML files parse"):
+        assert any(line.startswith(hook) and line.endswith("Passed") for line in lines), hook
 
 
 def test_smoke_test_passes_on_cpu(project: Path) -> None:
