@@ -125,3 +125,5 @@ class DerivedContext(ContextHook):
             derive = getattr(feature, "derive", None)
             if derive is not None:
                 context.update(derive(context))
+        for key in ("dependencies", "dev_dependencies"):
+            context[key] = requirements.sorted_requirements(context[key])

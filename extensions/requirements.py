@@ -77,3 +77,12 @@ def project_dependencies(framework: str, extra: str) -> list[str]:
     for item in split_requirements(extra):
         plan[canonicalize_name(Requirement(item).name)] = item
     return list(plan.values())
+
+
+def sorted_requirements(items: list[str]) -> list[str]:
+    """Requirements in name order, the order `uv add` keeps when a list is already sorted.
+
+    A dependency the user adds then lands on its own line, as does one a later template
+    release adds, so a three-way merge of the two never conflicts.
+    """
+    return sorted(items, key=lambda item: canonicalize_name(Requirement(item).name))

@@ -173,3 +173,12 @@ def test_newest_build_for_driver(driver: str, build: str) -> None:
 def test_build_labels_name_the_driver() -> None:
     assert cuda.BUILDS_BY_NAME["cu130"].label == "CUDA 13.0 — NVIDIA driver ≥ 580"
     assert cuda.BUILDS_BY_NAME["cpu"].label.startswith("CPU only")
+
+
+def test_requirements_sort_by_normalised_name() -> None:
+    assert requirements.sorted_requirements(["torch", "Pandas>=2", "einops", "python_dotenv"]) == [
+        "einops",
+        "Pandas>=2",
+        "python_dotenv",
+        "torch",
+    ]

@@ -84,7 +84,7 @@ def test_build_backend_bound_exists_on_pypi(rendered: Render) -> None:
 
 
 def test_dev_group_has_pytest_ruff_and_mypy(rendered: Render) -> None:
-    assert pyproject(rendered())["dependency-groups"]["dev"] == ["pytest", "ruff", "mypy"]
+    assert pyproject(rendered())["dependency-groups"]["dev"] == ["mypy", "pytest", "ruff"]
 
 
 def test_torch_is_routed_to_its_index(rendered: Render) -> None:
@@ -150,3 +150,14 @@ def test_gitignore_keeps_env_out_but_not_its_example(rendered: Render) -> None:
     ignored = (rendered() / ".gitignore").read_text().splitlines()
     assert ".env" in ignored
     assert ".env.example" not in ignored
+
+
+def test_dependencies_are_in_name_order_as_uv_add_keeps_them(rendered: Render) -> None:
+    """uv add inserts into a sorted list in order, so merges of template and user additions
+    touch different lines."""
+    dependencies = pyproject(rendered(extra_dependencies="Pandas, einops"))["project"][
+        "dependencies"
+    ]
+    names = [item.split("=")[0].split(">")[0].lower() for item in dependencies]
+    assert names == sorted(names)
+    assert "einops" in names and "pandas" in names
