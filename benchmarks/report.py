@@ -53,17 +53,36 @@ def _disk_rows(section: dict[str, Any]) -> list[str]:
 def table(results: dict[str, Any]) -> str:
     rows = ["| Measure | Median (min-max) | Target | Met |", "|---|---|---|---|"]
     if "end_to_end" in results:
-        rows += _comparison_rows("End to end", results["end_to_end"], "≤ 1.25")
+        e2e = results["end_to_end"]
+        rows += _comparison_rows("End to end", e2e, "≤ 1.25")
+        if "installed" in e2e:
+            installed = e2e["installed"]
+            rows.append(
+                "| End to end: template, copier installed (`uv tool install`) | "
+                f"{seconds(installed['template_s'])} | | |"
+            )
+            rows.append(
+                "| End to end: ratio with copier installed / by hand, per pair | "
+                f"{seconds(installed['ratio'], '')} | reported | |"
+            )
     if "render" in results:
         render = results["render"]
         rows.append(
             f"| Render only (`--skip-tasks`, uvx) | {seconds(render['uvx']['render_s'])} "
             f"| ≤ {render['target']:.1f} s | {verdict(render)} |"
         )
+        rows.append(
+            "| of which copier's start-up (`copier --version`, uvx) | "
+            f"{seconds(render['uvx']['copier_version_s'])} | | |"
+        )
         if "installed" in render:
             rows.append(
                 "| Render only, copier installed (`uv tool install`) | "
                 f"{seconds(render['installed']['render_s'])} | reported | |"
+            )
+            rows.append(
+                "| of which copier's start-up (`copier --version`, installed) | "
+                f"{seconds(render['installed']['copier_version_s'])} | | |"
             )
     if "update" in results:
         update = results["update"]

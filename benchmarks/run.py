@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--from-json", type=Path, help="measure nothing: write the reports of a saved result"
+    )
     return parser.parse_args(argv)
 
 
@@ -109,14 +113,14 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     deps = dependencies_of(reference)
     results["settings"]["dependencies"] = {"project": deps.project, "dev": deps.dev}
 
+    installed = None
+    if not args.quick and only & {"e2e", "render"}:
+        say("==> Copier installed as a uv tool, for the variant without uvx")
+        installed = replace(setup, copier=install_copier(work, env, setup.logs))
     e2e = work / "e2e"
     if "e2e" in only:
-        results["end_to_end"] = scenarios.end_to_end(setup, e2e, args.runs, deps)
+        results["end_to_end"] = scenarios.end_to_end(setup, e2e, args.runs, deps, installed)
     if "render" in only:
-        installed = None
-        if not args.quick:
-            copier = install_copier(work, env, setup.logs)
-            installed = Setup(setup.template, setup.torch_index, env, setup.logs, copier)
         results["render"] = scenarios.render_only(setup, work / "render", args.runs, installed)
     if "update" in only:
         results["update"] = scenarios.update(setup, work / "update", args.runs)
@@ -145,6 +149,11 @@ def write(results: dict[str, Any], args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+        args.quick = results["settings"]["quick"]
+        write(results, args)
+        return 0
     parent = args.workdir or Path(tempfile.gettempdir())
     work = Path(tempfile.mkdtemp(prefix="copier-research-bench-", dir=parent))
     print(f"Scratch folder: {work}", flush=True)

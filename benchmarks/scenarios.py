@@ -38,19 +38,22 @@ def _phases(runs: list[dict[str, float]]) -> dict[str, Any]:
     return {title: summarize(v).to_json() for title, v in values.items()}
 
 
-def _alternated(runs: int, first: Path_, second: Path_, folder: Path) -> tuple[list, list]:
-    """Run the two paths `runs` times each, in pairs, swapping which goes first every pair."""
+def rotated(runs: int, paths: dict[str, Path_], folder: Path) -> dict[str, list[Measured]]:
+    """Run every path `runs` times, round by round; each round starts with the next path.
+
+    With two paths, the pairs alternate which goes first, so a drift in the machine's load
+    hits both alike.
+    """
     folder.mkdir(parents=True, exist_ok=True)
-    a_runs, b_runs = [], []
+    names = list(paths)
+    results: dict[str, list[Measured]] = {name: [] for name in names}
     for index in range(1, runs + 1):
-        order = [(first, a_runs, "template"), (second, b_runs, "by-hand")]
-        if index % 2 == 0:
-            order.reverse()
-        for path, results, name in order:
-            seconds, steps = path(folder / f"{name}-{index}")
-            results.append((seconds, steps))
+        shift = (index - 1) % len(names)
+        for name in names[shift:] + names[:shift]:
+            seconds, steps = paths[name](folder / f"{name}-{index}")
+            results[name].append((seconds, steps))
             say(f"    run {index}/{runs} {name}: {seconds:.2f} s")
-    return a_runs, b_runs
+    return results
 
 
 def _comparison(template: list, by_hand: list, target: float | None) -> dict[str, Any]:
@@ -68,19 +71,28 @@ def _comparison(template: list, by_hand: list, target: float | None) -> dict[str
     return result
 
 
-def end_to_end(setup: Setup, folder: Path, runs: int, deps: Dependencies) -> dict[str, Any]:
-    """copier copy with its tasks against uv init + uv add + one torch import, warm cache."""
-    say("==> End to end, warm cache: one warm-up pair, then alternated pairs")
+def end_to_end(
+    setup: Setup, folder: Path, runs: int, deps: Dependencies, installed: Setup | None
+) -> dict[str, Any]:
+    """copier copy with its tasks against uv init + uv add + one torch import, warm cache.
+
+    With `installed`, a third path: the same copier copy with copier installed as a uv tool.
+    """
+    say("==> End to end, warm cache: one warm-up run of each path, then rounds")
+    paths: dict[str, Path_] = {
+        "template": lambda path: template_end_to_end(setup, path),
+        "by-hand": lambda path: by_hand_end_to_end(setup, path, deps),
+    }
+    if installed is not None:
+        paths["installed"] = lambda path: template_end_to_end(installed, path)
     folder.mkdir(parents=True, exist_ok=True)
-    template_end_to_end(setup, folder / "template-0")
-    by_hand_end_to_end(setup, folder / "by-hand-0", deps)
-    template, by_hand = _alternated(
-        runs,
-        lambda path: template_end_to_end(setup, path),
-        lambda path: by_hand_end_to_end(setup, path, deps),
-        folder,
-    )
-    return _comparison(template, by_hand, TARGETS["ratio"])
+    for name, path in paths.items():
+        path(folder / f"{name}-0")
+    measured = rotated(runs, paths, folder)
+    result = _comparison(measured["template"], measured["by-hand"], TARGETS["ratio"])
+    if installed is not None:
+        result["installed"] = _comparison(measured["installed"], measured["by-hand"], None)
+    return result
 
 
 def render_only(setup: Setup, folder: Path, runs: int, installed: Setup | None) -> dict[str, Any]:
@@ -223,10 +235,10 @@ def cold_cache(
             shutil.rmtree(cache, ignore_errors=True)
             shutil.rmtree(path, ignore_errors=True)
 
-    template, by_hand = _alternated(
-        runs,
-        lambda path: cold(path, template_end_to_end),
-        lambda path: cold(path, lambda s, p: by_hand_end_to_end(s, p, deps)),
-        folder,
-    )
-    return _comparison(template, by_hand, None) | {"index": index or "(uv's default)"}
+    paths: dict[str, Path_] = {
+        "template": lambda path: cold(path, template_end_to_end),
+        "by-hand": lambda path: cold(path, lambda s, p: by_hand_end_to_end(s, p, deps)),
+    }
+    measured = rotated(runs, paths, folder)
+    comparison = _comparison(measured["template"], measured["by-hand"], None)
+    return comparison | {"index": index or "(uv's default)"}

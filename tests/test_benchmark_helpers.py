@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import disk, report
 from benchmarks.process import step_durations, step_title
-from benchmarks.scenarios import relock_seconds
+from benchmarks.scenarios import relock_seconds, rotated
 from benchmarks.stats import ratios, summarize
 
 
@@ -58,6 +58,18 @@ def test_step_durations_run_from_each_step_line_to_the_next() -> None:
     steps = [(1.0, "lock"), (1.5, "sync"), (4.0, "check")]
     durations = step_durations(steps, total=5.0, first="start-up")
     assert durations == {"start-up": 1.0, "lock": 0.5, "sync": 2.5, "check": 1.0}
+
+
+def test_each_round_starts_with_the_next_path(tmp_path: Path) -> None:
+    order: list[str] = []
+
+    def path(name: str):
+        return lambda folder: (order.append(name), (1.0, {}))[1]
+
+    results = rotated(3, {name: path(name) for name in "abc"}, tmp_path)
+
+    assert "".join(order) == "abc" + "bca" + "cab"
+    assert {name: len(runs) for name, runs in results.items()} == {"a": 3, "b": 3, "c": 3}
 
 
 def test_an_updates_relock_runs_from_its_line_to_environment_ready() -> None:
