@@ -99,6 +99,17 @@ def test_job_file_is_valid_bash(job_projects: dict[str, Path], accelerator: str,
 
 @pytest.mark.parametrize("accelerator", ["cpu", "cu130"])
 @pytest.mark.parametrize("name", JOB_FILES)
+def test_job_file_passes_shellcheck(
+    job_projects: dict[str, Path], accelerator: str, name: str
+) -> None:
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    path = job_file(job_projects[accelerator], name)
+    result = subprocess.run([str(shellcheck), str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("accelerator", ["cpu", "cu130"])
+@pytest.mark.parametrize("name", JOB_FILES)
 def test_job_file_directives_are_well_formed(
     job_projects: dict[str, Path], accelerator: str, name: str
 ) -> None:
