@@ -75,11 +75,11 @@ def test_question_reference_is_in_the_site(site: Path) -> None:
 def test_question_reference_shows_defaults_choices_and_conditions() -> None:
     page = docgen.questions_page((TEMPLATE / "copier.yml").read_text())
     container = page[page.index("### `container`") :].split("### ")[1]
-    assert "| Default | `none` |" in container
+    assert "- **Default:** `none`" in container
     assert "`apptainer`: Apptainer" in container
     slurm_account = page[page.index("### `slurm_account`") :].split("### ")[1]
-    assert "| Default | empty |" in slurm_account
-    assert "| Asked | only when `framework == 'pytorch' and include_slurm` |" in slurm_account
+    assert "- **Default:** empty" in slurm_account
+    assert "- **Asked:** only when `framework == 'pytorch' and include_slurm`" in slurm_account
 
 
 def test_driver_table_has_one_row_per_build_with_its_floor() -> None:

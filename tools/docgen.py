@@ -93,10 +93,6 @@ def _choices(choices: Any) -> str | None:
     return ", ".join(_code(choice) for choice in choices)
 
 
-def _escape_pipes(cell: str) -> str:
-    return cell.replace("|", "\\|")
-
-
 def _question_markdown(question: Question) -> list[str]:
     spec = question.spec
     help_text = _prose(str(spec.get("help", "")))
@@ -113,8 +109,8 @@ def _question_markdown(question: Question) -> list[str]:
         rows.append(("Asked", f"only when {_condition(spec['when'])}"))
     if "validator" in spec:
         rows.append(("Checked", "yes: a wrong answer is refused with what to do instead"))
-    lines = [f"### `{question.name}`", "", help_text, "", "| | |", "|---|---|"]
-    lines += [f"| {label} | {_escape_pipes(value)} |" for label, value in rows]
+    lines = [f"### `{question.name}`", "", help_text, ""]
+    lines += [f"- **{label}:** {value}" for label, value in rows]
     return [*lines, ""]
 
 
@@ -125,7 +121,7 @@ def questions_page(copier_yml: str) -> str:
     lines = [
         "# Every question",
         "",
-        f"The template asks up to {count} questions; a question whose *Asked* row names a",
+        f"The template asks up to {count} questions; a question whose *Asked* line names a",
         "condition is skipped when the condition is false. Answer on the command line with",
         "`-d name=value` (several times), from a file with `--data-file answers.yml`, or take",
         "every default with `--defaults`. The names are a contract: lab data files and",
