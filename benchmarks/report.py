@@ -94,6 +94,11 @@ def table(results: dict[str, Any]) -> str:
             "| Update, with its re-lock (lock, pin, sync, check) "
             f"| {seconds(update['update_with_relock_s'])} | reported | |"
         )
+        if "installed" in update:
+            rows.append(
+                "| Update, re-lock excluded, copier installed (`uv tool install`) "
+                f"| {seconds(update['installed']['update_s'])} | reported | |"
+            )
     if "disk" in results:
         rows += _disk_rows(results["disk"])
     if "cold" in results:

@@ -114,7 +114,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     results["settings"]["dependencies"] = {"project": deps.project, "dev": deps.dev}
 
     installed = None
-    if not args.quick and only & {"e2e", "render"}:
+    if not args.quick and only & {"e2e", "render", "update"}:
         say("==> Copier installed as a uv tool, for the variant without uvx")
         installed = replace(setup, copier=install_copier(work, env, setup.logs))
     e2e = work / "e2e"
@@ -123,7 +123,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if "render" in only:
         results["render"] = scenarios.render_only(setup, work / "render", args.runs, installed)
     if "update" in only:
-        results["update"] = scenarios.update(setup, work / "update", args.runs)
+        results["update"] = scenarios.update(setup, work / "update", args.runs, installed)
     if "disk" in only:
         made = sorted(e2e.glob("template-*")) if e2e.is_dir() else []
         results["disk"] = scenarios.disk_use(

@@ -139,39 +139,55 @@ def relock_seconds(steps: list[tuple[float, str]], total: float) -> float:
     return end - begin
 
 
-def update(setup: Setup, folder: Path, runs: int) -> dict[str, Any]:
-    """copier update v0.1.0 -> v0.2.0 of a generated, committed project, its venv in place."""
+def _updated(setup: Setup, base: Path, project: Path) -> tuple[float, float]:
+    """Update a copy of `base` to v0.2.0: (seconds in all, seconds of its re-lock)."""
+    # The project as its owner has it, .venv included: hardlinked (uv and Python replace
+    # files there, never write into them), the rest copied (copier rewrites files in place).
+    shutil.copytree(base, project, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
+    shutil.copytree(base / ".venv", project / ".venv", symlinks=True, copy_function=os.link)
+    command = [*setup.copier, "update", "--trust", "--defaults", "-r", fixtures.RELEASES[1]]
+    log = setup.logs / f"update-{project.name}.log"
+    result = timed(command, project, setup.env, log)
+    if fixtures.V2_README_LINE not in (project / "README.md").read_text():
+        raise RuntimeError(f"the update did not bring v0.2.0's change; see {log}")
+    check = setup.logs / f"update-{project.name}-lock-check.log"
+    timed(["uv", "lock", "--check"], project, setup.env, check)
+    return result.seconds, relock_seconds(result.steps, result.seconds)
+
+
+def update(setup: Setup, folder: Path, runs: int, installed: Setup | None) -> dict[str, Any]:
+    """copier update v0.1.0 -> v0.2.0 of a generated, committed project, its venv in place.
+
+    With `installed`, each round also updates with copier installed as a uv tool.
+    """
     say("==> Update between two template releases")
     folder.mkdir(parents=True, exist_ok=True)
     base = folder / "base"
     copier_copy(setup, base, tag=fixtures.RELEASES[0])
     _commit_all(base, setup.env)
-    without, total = [], []
-    for index in range(runs + 1):  # run 0 is the warm-up
-        project = folder / f"project-{index}"
-        # The project as its owner has it, .venv included: hardlinked (uv and Python replace
-        # files there, never write into them), the rest copied (copier rewrites files in place).
-        shutil.copytree(base, project, symlinks=True, ignore=shutil.ignore_patterns(".venv"))
-        shutil.copytree(base / ".venv", project / ".venv", symlinks=True, copy_function=os.link)
-        command = [*setup.copier, "update", "--trust", "--defaults", "-r", fixtures.RELEASES[1]]
-        log = setup.logs / f"update-{index}.log"
-        result = timed(command, project, setup.env, log)
-        if fixtures.V2_README_LINE not in (project / "README.md").read_text():
-            raise RuntimeError(f"the update did not bring v0.2.0's change; see {log}")
-        check = setup.logs / f"update-{index}-lock-check.log"
-        timed(["uv", "lock", "--check"], project, setup.env, check)
-        relock = relock_seconds(result.steps, result.seconds)
-        if index:
-            without.append(result.seconds - relock)
-            total.append(result.seconds)
-            say(f"    run {index}/{runs}: {result.seconds:.2f} s, of which re-lock {relock:.2f} s")
-    summary = summarize(without)
-    return {
+    variants = {"uvx": setup} | ({"installed": installed} if installed else {})
+    without: dict[str, list[float]] = {name: [] for name in variants}
+    total: dict[str, list[float]] = {name: [] for name in variants}
+    for index in range(runs + 1):  # round 0 is the warm-up
+        for name, variant in variants.items():
+            seconds, relock = _updated(variant, base, folder / f"{name}-{index}")
+            if index:
+                without[name].append(seconds - relock)
+                total[name].append(seconds)
+                say(f"    run {index}/{runs} ({name}): {seconds:.2f} s, re-lock {relock:.2f} s")
+    summary = summarize(without["uvx"])
+    result: dict[str, Any] = {
         "update_s": summary.to_json(),
-        "update_with_relock_s": summarize(total).to_json(),
+        "update_with_relock_s": summarize(total["uvx"]).to_json(),
         "target": TARGETS["update_s"],
         "met": summary.median <= TARGETS["update_s"],
     }
+    if installed:
+        result["installed"] = {
+            "update_s": summarize(without["installed"]).to_json(),
+            "update_with_relock_s": summarize(total["installed"]).to_json(),
+        }
+    return result
 
 
 def _share(usage: disk.TreeUsage, first: disk.TreeUsage) -> dict[str, Any]:
