@@ -68,11 +68,42 @@ def _features() -> list[ModuleType]:
     return [_module(name) for name in FEATURE_MODULES]
 
 
+def cache_compiles(environment: Environment) -> None:
+    """Compile each template string once per Jinja environment, not once per render.
+
+    Copier renders every question's default, help, `when` and validator, and every templated
+    file name, with `from_string`, which compiles the source again on each call: ~1,600
+    compiles of a few hundred distinct strings per `copier update`, a third of its own time.
+    A compiled template is a code object that Jinja reuses across renders by design (its
+    bytecode cache does so for files); the environment's settings never change after Copier
+    creates it, so the same source always compiles to the same code.
+    """
+    compile_source = environment.compile
+    compiled: dict[tuple[str, str | None, str | None, bool, bool], Any] = {}
+
+    def cached_compile(
+        source: Any,
+        name: str | None = None,
+        filename: str | None = None,
+        raw: bool = False,
+        defer_init: bool = False,
+    ) -> Any:
+        if not isinstance(source, str):  # a parsed node tree: nothing to key on
+            return compile_source(source, name, filename, raw, defer_init)
+        key = (source, name, filename, raw, defer_init)
+        if key not in compiled:
+            compiled[key] = compile_source(source, name, filename, raw, defer_init)
+        return compiled[key]
+
+    environment.compile = cached_compile  # type: ignore[method-assign]
+
+
 class ResearchFilters(Extension):
     """Filters and globals used by copier.yml's defaults and validators."""
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        cache_compiles(environment)
         environment.filters.update(
             folder_name=naming.folder_name,
             package_name_from=naming.package_name_from,
