@@ -27,7 +27,7 @@ def _comparison_rows(label: str, section: dict[str, Any], target: str) -> list[s
     ]
     met = verdict(section) if "met" in section else ""
     ratio = seconds(section["ratio"], "")
-    rows.append(f"| {label}: ratio template / by hand, per pair | {ratio} | {target} | {met} |")
+    rows.append(f"| {label}: ratio template / by hand, per round | {ratio} | {target} | {met} |")
     return rows
 
 
@@ -62,7 +62,7 @@ def table(results: dict[str, Any]) -> str:
                 f"{seconds(installed['template_s'])} | | |"
             )
             rows.append(
-                "| End to end: ratio with copier installed / by hand, per pair | "
+                "| End to end: ratio with copier installed / by hand, per round | "
                 f"{seconds(installed['ratio'], '')} | reported | |"
             )
     if "render" in results:
@@ -112,6 +112,18 @@ def steps_table(section: dict[str, Any], key: str) -> str:
     return "\n".join(rows)
 
 
+def _link_line(results: dict[str, Any]) -> list[str]:
+    if "disk" not in results:
+        return []
+    d = results["disk"]
+    clone = {True: "can clone", False: "cannot clone", None: "untested for clones"}
+    return [
+        f"- Links: the filesystem {clone[d['reflink_supported']]}; "
+        f"{d['venv_bytes_hardlinked']:.1%} of a project's `.venv` bytes are hardlinks; "
+        f"UV_LINK_MODE {d['uv_link_mode']}"
+    ]
+
+
 def machine_lines(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -119,6 +131,7 @@ def machine_lines(results: dict[str, Any]) -> str:
         f"- Filesystems: projects on {m['workdir_filesystem']}, uv cache ({m['uv_cache']}) "
         f"on {m['uv_cache_filesystem']}",
         f"- Tools: {m['uv']}; {m['copier']}; {m['git']}",
+        *_link_line(results),
         f"- Load average at start {m['load_average_start']}, at end {m['load_average_end']}",
     ]
     settings = results["settings"]
