@@ -3,9 +3,10 @@
     uv run python -m benchmarks.run                     # every measure, 5 runs, docs updated
     uv run python -m benchmarks.run --runs 1 --quick    # smoke: warm measures only, one run
 
-Writes benchmarks/results/latest.json and latest.md; a full run also refreshes the results
-block of docs/benchmarks.md. Times are wall clock, median of --runs after one warm-up, on
-this machine. See docs/benchmarks.md for what is measured and how.
+A full run writes benchmarks/results/latest.json and latest.md and refreshes the results
+block of docs/benchmarks.md; a --quick run writes quick.json and quick.md only. Times are
+wall clock, median of --runs after one warm-up, on this machine. See docs/benchmarks.md for
+what is measured and how.
 """
 
 from __future__ import annotations
@@ -138,9 +139,10 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 def write(results: dict[str, Any], args: argparse.Namespace) -> None:
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    name = "quick" if args.quick else "latest"  # a smoke run never replaces a full one
+    (args.results / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
     text = report.markdown(results)
-    (args.results / "latest.md").write_text("# Benchmark results\n\n" + text)
+    (args.results / f"{name}.md").write_text("# Benchmark results\n\n" + text)
     print("\n" + text)
     if not args.quick and args.docs.is_file():
         report.update_docs(args.docs, results)
