@@ -14,6 +14,7 @@ from . import cuda, detect, torch_index, torch_releases
 
 NEWEST = "newest"
 TORCH_COMPANIONS = ("torchvision", "torchaudio")
+PLATFORM_NAMES = {"linux": "Linux", "win32": "Windows", "darwin": "macOS"}
 
 
 def local_detection() -> detect.Detection:
@@ -93,7 +94,13 @@ def derive(context: dict[str, Any]) -> dict[str, Any]:
         cpu_extra=bool(context.get("cpu_extra")) and cuda.BUILDS_BY_NAME[accelerator].is_gpu,
         torch_requirement=specs["torch"],
     )
-    return {"torch_plan": plan, "dependencies": [*plan.dependencies, *rest]}
+    build = cuda.BUILDS_BY_NAME[accelerator]
+    return {
+        "torch_plan": plan,
+        "torch_build": build,
+        "torch_build_platforms": " and ".join(PLATFORM_NAMES[p] for p in build.platforms),
+        "dependencies": [*plan.dependencies, *rest],
+    }
 
 
 FILTERS = {
