@@ -8,11 +8,12 @@ when a step fails, it says what to run and the project stays.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tomllib
 from pathlib import Path
+
+from common import clean_environment, say
 
 PIXI_INSTALL_HINT = (
     "Install pixi (https://pixi.sh/latest/installation/), then open a new shell:\n"
@@ -25,10 +26,6 @@ NO_DETECTION_ENV = "COPIER_RESEARCH_NO_GPU_DETECTION"
 PROC_DRIVER_VERSION = Path("/proc/driver/nvidia/version")
 OVERRIDE_ENV = "CONDA_OVERRIDE_CUDA"
 MANIFEST = "pyproject.toml"
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
 
 
 def pixi_table(project: Path) -> dict | None:
@@ -54,14 +51,6 @@ def nvidia_driver_found(environ: dict[str, str]) -> bool:
     if environ.get(DRIVER_ENV, "").strip():
         return True
     return PROC_DRIVER_VERSION.is_file() or shutil.which("nvidia-smi") is not None
-
-
-def pixi_environment() -> dict[str, str]:
-    """The caller's environment minus another environment's activation (a venv, conda)."""
-    env = dict(os.environ)
-    for name in ("VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV"):
-        env.pop(name, None)
-    return env
 
 
 def create_env_file(project: Path) -> None:
@@ -98,7 +87,7 @@ def override_hint(cuda: str) -> str:
 def main(project: Path) -> int:
     pixi_manifest = pixi_table(project) or {}
     create_env_file(project)
-    env = pixi_environment()
+    env = clean_environment()
     cuda = declared_cuda(pixi_manifest)
     without_driver = cuda is not None and not nvidia_driver_found(env)
 

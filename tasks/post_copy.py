@@ -9,13 +9,13 @@ with the command that resumes from it, and the project stays.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pixi_setup  # beside this file: a pixi project is set up by pixi, not uv
+from common import clean_environment, say
 
 SETUP_SCRIPT = "scripts/setup_env.py"
 UV_INSTALL_HINT = (
@@ -23,18 +23,6 @@ UV_INSTALL_HINT = (
     "    curl -LsSf https://astral.sh/uv/install.sh | sh      # Linux, macOS\n"
     "    pip install uv                                        # anywhere with pip"
 )
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
-
-
-def clean_environment() -> dict[str, str]:
-    """The caller's environment minus variables that point uv at another project's venv."""
-    env = dict(os.environ)
-    for name in ("VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH", "CONDA_PREFIX"):
-        env.pop(name, None)
-    return env
 
 
 def init_git(project: Path) -> None:

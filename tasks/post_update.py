@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 import pixi_setup
+from common import clean_environment, say
 from conflicts import conflicted_files, git
-from post_copy import SETUP_SCRIPT, UV_INSTALL_HINT, clean_environment, say
+from post_copy import SETUP_SCRIPT, UV_INSTALL_HINT
 from pre_update import PYPROJECT
 
 RELOCK = f"uv run {SETUP_SCRIPT} --from lock"
