@@ -8,11 +8,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import copier
 import pytest
-from conftest import BASE_ANSWERS, TEMPLATE, Render, git, release, render, template_clone
+from conftest import BASE_ANSWERS, Render, git, release, render, template_clone
 
 from benchmarks.fixtures import GIT_IDENTITY
 from extensions import slurm
@@ -195,27 +194,3 @@ def test_partition_names_accepted(partition: str) -> None:
 @pytest.mark.parametrize("account", ["", "lab42", "proj-ml_2"])
 def test_account_names_accepted(account: str) -> None:
     assert slurm.slurm_account_error(account) == ""
-
-
-BAD_ANSWERS = [
-    pytest.param({"slurm_partition": ""}, "partition is empty", id="empty-partition"),
-    pytest.param({"slurm_partition": "gpu a100"}, "not a SLURM partition", id="space"),
-    pytest.param({"slurm_partition": "gpu,"}, "not a SLURM partition", id="trailing-comma"),
-    pytest.param({"slurm_account": "my lab"}, "not a SLURM account", id="account-space"),
-    pytest.param({"slurm_account": "--qos=x"}, "not a SLURM account", id="account-option"),
-]
-
-
-@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS)
-def test_bad_slurm_answer_is_refused(tmp_path: Path, answers: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        copier.run_copy(
-            str(TEMPLATE),
-            str(tmp_path / "project"),
-            data={**BASE_ANSWERS, "include_slurm": True, **answers},
-            defaults=True,
-            unsafe=True,
-            vcs_ref="HEAD",
-            quiet=True,
-        )
-    assert not (tmp_path / "project").exists()

@@ -40,6 +40,31 @@ BAD_ANSWERS = [
         id="build-newer-than-the-release",
     ),
     pytest.param({"torch_version": "2.3"}, "Invalid choice", id="unknown-torch"),
+    pytest.param(
+        {"include_slurm": True, "slurm_partition": ""},
+        "partition is empty",
+        id="slurm-empty-partition",
+    ),
+    pytest.param(
+        {"include_slurm": True, "slurm_partition": "gpu a100"},
+        "not a SLURM partition",
+        id="slurm-space",
+    ),
+    pytest.param(
+        {"include_slurm": True, "slurm_partition": "gpu,"},
+        "not a SLURM partition",
+        id="slurm-trailing-comma",
+    ),
+    pytest.param(
+        {"include_slurm": True, "slurm_account": "my lab"},
+        "not a SLURM account",
+        id="slurm-account-space",
+    ),
+    pytest.param(
+        {"include_slurm": True, "slurm_account": "--qos=x"},
+        "not a SLURM account",
+        id="slurm-account-option",
+    ),
     pytest.param({"orcid": "0000-0002-1825"}, "not an ORCID iD", id="orcid-too-short"),
     pytest.param({"orcid": "0000-0002-1825-0098"}, "checksum", id="orcid-bad-checksum"),
 ]
