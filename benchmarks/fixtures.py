@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+import urllib.request
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
@@ -20,8 +21,27 @@ V2_README_LINE = "Added in v0.2.0."
 GIT_IDENTITY = ("-c", "user.name=copier-research", "-c", "user.email=tests@example.org")
 
 
+# The one real PyTorch wheel the suite installs: the CPU build, for the suite's Python.
+TORCH_WHEEL = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+TORCH_WHEEL_URL = "https://download.pytorch.org/whl/cpu/" + TORCH_WHEEL.replace("+", "%2B")
+TORCH_WHEEL_ENV = "COPIER_RESEARCH_TORCH_WHEEL"
+MISSING_TORCH_WHEEL = (
+    f"no CPU torch wheel: the tests that install PyTorch need {TORCH_WHEEL}. Put it in a "
+    f"folder that pip's find-links names (PIP_FIND_LINKS or pip.conf), or set {TORCH_WHEEL_ENV} "
+    f"to its path; where download.pytorch.org is reachable the suite downloads it itself "
+    f"({TORCH_WHEEL_URL})."
+)
+
+
 def find_torch_wheel() -> Path | None:
-    """The real CPU build of torch in pip's find-links folder(s), if this machine has one."""
+    """The real CPU build of torch: given, in pip's find-links folder(s), or downloaded.
+
+    Looked for in that order: the path in $COPIER_RESEARCH_TORCH_WHEEL, pip's find-links
+    folders, a copy downloaded earlier, and PyTorch's CPU index (when it can be reached).
+    """
+    given = os.environ.get(TORCH_WHEEL_ENV)
+    if given and Path(given).is_file():
+        return Path(given)
     folders = os.environ.get("PIP_FIND_LINKS", "").split()
     parser = configparser.ConfigParser()
     parser.read(
@@ -30,10 +50,31 @@ def find_torch_wheel() -> Path | None:
     for section in parser.sections():
         folders += parser.get(section, "find-links", fallback="").split()
     for folder in folders:
-        wheels = sorted(Path(folder.removeprefix("file://")).glob("torch-*+cpu-cp311-*.whl"))
-        if wheels:
-            return wheels[-1]
-    return None
+        wheel = Path(folder.removeprefix("file://")) / TORCH_WHEEL
+        if wheel.is_file():
+            return wheel
+    return download_torch_wheel()
+
+
+def download_torch_wheel() -> Path | None:
+    """PyTorch's CPU wheel, downloaded once into the user's cache; None when unreachable."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "copier-research"
+    wheel = cache / TORCH_WHEEL
+    if wheel.is_file():
+        return wheel
+    partial = wheel.with_suffix(".part")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        with (
+            urllib.request.urlopen(TORCH_WHEEL_URL, timeout=10) as response,
+            partial.open("wb") as out,
+        ):
+            shutil.copyfileobj(response, out)
+    except OSError:
+        partial.unlink(missing_ok=True)
+        return None
+    partial.rename(wheel)
+    return wheel
 
 
 def flat_torch_index(folder: Path, wheel: Path) -> Path:

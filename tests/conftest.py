@@ -16,7 +16,7 @@ from plumbum import local
 
 # Shared with the benchmark (benchmarks/run.py), which sets up the same things outside pytest;
 # release and template_clone are imported from here by the tests.
-from benchmarks.fixtures import find_torch_wheel, flat_torch_index
+from benchmarks.fixtures import MISSING_TORCH_WHEEL, find_torch_wheel, flat_torch_index
 from benchmarks.fixtures import release as release
 from benchmarks.fixtures import tagged_template as make_tagged_template
 from benchmarks.fixtures import template_clone as template_clone
@@ -46,11 +46,20 @@ def set_environment(**variables: str | None) -> None:
                 environment[name] = value
 
 
+# The suite's own git identity, in a git configuration of its own: the machine's (or a CI
+# runner's) global configuration may have no identity at all, and must not leak into tests.
+TEST_GIT_CONFIG = "[user]\n\tname = Copier Research Tests\n\temail = tests@example.org\n"
+
+
 @pytest.fixture(scope="session", autouse=True)
-def clean_environment() -> Iterator[None]:
+def clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Keep the test runner's venv out of uv's way and make failures fast and offline-safe."""
     saved = dict(os.environ)
+    git_config = tmp_path_factory.mktemp("git") / "config"
+    git_config.write_text(TEST_GIT_CONFIG)
     set_environment(
+        GIT_CONFIG_GLOBAL=str(git_config),
+        GIT_CONFIG_NOSYSTEM="1",
         VIRTUAL_ENV=None,
         UV_RUN_RECURSION_DEPTH=None,
         UV_PROJECT_ENVIRONMENT=None,
@@ -78,7 +87,7 @@ def clean_environment() -> Iterator[None]:
 def torch_wheel() -> Path:
     wheel = find_torch_wheel()
     if wheel is None:
-        pytest.skip("no CPU torch wheel in pip's find-links folder (see DEVELOPERS.md)")
+        pytest.skip(MISSING_TORCH_WHEEL)
     return wheel
 
 

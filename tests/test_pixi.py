@@ -1,7 +1,7 @@
 """The pixi variant (env_manager: pixi): its [tool.pixi] tables, activation script and set-up.
 
 pixi itself cannot be installed here (no release on PyPI, npm or Debian), so the manifest is
-checked against pixi's own JSON schema (../shared/pixi-schema, pixi v0.77) and every conda
+checked against pixi's own JSON schema (tests/data/pixi, pixi v0.77) and every conda
 spec is parsed by rattler, the library pixi is built on. The set-up task is run for real,
 with pixi missing and with a STAND-IN `pixi` that only records how it was called.
 """
@@ -27,7 +27,7 @@ from test_render import assert_ruff_clean, assert_valid_pyproject
 
 from extensions import pixi
 
-SCHEMA = TEMPLATE.parent / "shared" / "pixi-schema" / "partial-pixi.json"
+SCHEMA = Path(__file__).parent / "data" / "pixi" / "partial-pixi.json"
 CUDA_BUILDS = ["cu126", "cu128", "cu130", "cu132"]
 ACCELERATORS = ["cpu", *CUDA_BUILDS, "rocm7.2"]
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
@@ -68,7 +68,7 @@ def conda_specs(table: dict[str, Any]) -> dict[str, str]:
 
 
 def schema_errors(table: dict[str, Any]) -> list[str]:
-    assert SCHEMA.is_file(), f"pixi's schema is expected at {SCHEMA} (see shared/README.md)"
+    assert SCHEMA.is_file(), f"pixi's schema is missing: {SCHEMA} (see its folder's README.md)"
     validator = jsonschema.Draft7Validator(json.loads(SCHEMA.read_text()))
     return [f"{list(error.path)}: {error.message}" for error in validator.iter_errors(table)]
 

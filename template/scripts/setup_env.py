@@ -165,16 +165,12 @@ def pin() -> None:
 
 
 def record_pins() -> None:
-    """Lock again so uv.lock records the pins; it resolves nothing new.
+    """Lock again so uv.lock records the pins; the versions are the ones just locked.
 
-    The pins are the versions just locked, so uv's cache holds everything this lock needs:
-    offline, it skips fetching every index page a second time. Where the cache cannot serve
-    it (cleaned since, or a requirement added before resuming), lock online.
+    Online, always: `uv lock --offline` after the pins were written was seen folding one
+    platform's torch wheel into another platform's fork (uv 0.13), depending on the cache.
     """
-    offline = [uv(), "lock", "--offline", "--quiet"]
-    done = subprocess.run(offline, cwd=PROJECT, env=uv_environment(), capture_output=True)
-    if done.returncode != 0:
-        run([uv(), "lock"])
+    run([uv(), "lock"])
 
 
 def torch_extras(pyproject_text: str) -> list[str]:
