@@ -1,4 +1,4 @@
-"""Fixtures: real renders through copier's API, a local PyTorch index, a clean environment."""
+"""Fixtures: real renders through copier's API, replicas of PyTorch's indexes, a clean env."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import copier
-import indexes
 import pytest
+import replica
 from plumbum import local
 
 # Shared with the benchmark (benchmarks/run.py), which sets up the same things outside pytest;
@@ -98,19 +98,43 @@ def local_torch_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Pat
 
 
 @pytest.fixture(scope="session")
-def stand_in_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) -> Path:
-    """A local folder index for every build: the real CPU wheel plus STAND-IN GPU wheels."""
-    return indexes.build_flat_index(tmp_path_factory.mktemp("stand-in-index"), torch_wheel)
+def pytorch_replica(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) -> replica.Replica:
+    """PyTorch's indexes as flat folders, `<root>/<index>/*.whl` (tests/replica.py).
+
+    Every index, release and platform of extensions/pytorch_indexes.toml; all wheels are
+    STAND-INS except the real CPU wheel in its own slot.
+    """
+    return replica.build_flat(tmp_path_factory.mktemp("pytorch-replica"), torch_wheel)
+
+
+@pytest.fixture(scope="session")
+def stand_in_index(pytorch_replica: replica.Replica) -> Path:
+    """The replica's flat folders: a local `torch_index_url` (`<folder>/<build>/*.whl`)."""
+    return pytorch_replica.root
 
 
 @pytest.fixture(scope="session")
 def stand_in_server(
-    tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path
+    tmp_path_factory: pytest.TempPathFactory, pytorch_replica: replica.Replica
 ) -> Iterator[str]:
-    """The same wheels as a PEP 503 index served on loopback: yields its base URL."""
-    tree = indexes.build_simple_index(stand_in_index, tmp_path_factory.mktemp("simple") / "whl")
-    with indexes.serve(tree.parent) as url:
+    """The replica as a PEP 503 index served on loopback: yields its base URL (`.../whl`)."""
+    tree = replica.build_simple(pytorch_replica, tmp_path_factory.mktemp("simple") / "whl")
+    with replica.serve(tree.parent) as url:
         yield f"{url}/whl"
+
+
+@pytest.fixture(scope="module")
+def fresh_uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An empty uv cache for one test module, for uv here and in copier's tasks.
+
+    What uv has cached changes what it locks (an offline re-lock was seen folding
+    platforms on a cold cache only), so tests of routing, pinning and updates start cold.
+    """
+    cache = tmp_path_factory.mktemp("uv-cache")
+    saved = os.environ.get("UV_CACHE_DIR")
+    set_environment(UV_CACHE_DIR=str(cache))
+    yield cache
+    set_environment(UV_CACHE_DIR=saved)
 
 
 Render = Callable[..., Path]

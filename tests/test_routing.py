@@ -1,6 +1,6 @@
 """PyTorch routing, proven on uv.lock: each platform gets the build the answers ask for.
 
-The lock is made by real `uv lock` runs against local indexes (tests/indexes.py): a flat
+The lock is made by real `uv lock` runs against local indexes (tests/replica.py): a flat
 folder and a PEP 503 server on loopback. Their GPU wheels are STAND-INS with the names and
 versions of the real builds; only the CPU torch wheel is real. Nothing here installs a GPU
 build: `uv lock` resolves for every platform at once, which is what the routing decides.
@@ -114,9 +114,18 @@ def test_cpu_project_takes_torch_from_the_cpu_index_everywhere(
 # ── Laptop + cluster: two builds as conflicting extras of one lock ──────────────────────
 
 
+# torch 2.13: the release of the one real wheel; the replica's newest (2.15.0) is a stand-in.
+REAL_TORCH = "2.13"
+
+
 @pytest.fixture
 def two_build_project(rendered: Render, stand_in_index: Path) -> Path:
-    project = rendered(accelerator="cu130", cpu_extra=True, torch_index_url=str(stand_in_index))
+    project = rendered(
+        accelerator="cu130",
+        cpu_extra=True,
+        torch_version=REAL_TORCH,
+        torch_index_url=str(stand_in_index),
+    )
     lock(project)
     return project
 
@@ -205,6 +214,7 @@ def test_laptop_cluster_project_sets_up_the_cpu_build_without_a_gpu(
         tmp_path / "project",
         accelerator="cu130",
         cpu_extra=True,
+        torch_version=REAL_TORCH,
         torch_index_url=str(stand_in_index),
     )
     extras = tomllib.loads((project / "pyproject.toml").read_text())["project"][

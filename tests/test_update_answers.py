@@ -1,9 +1,9 @@
 """Changing an answer with `copier update` turns the project over, with nothing stale left.
 
 A CPU PyTorch project, generated and set up from a template release, is updated to the same
-release with `--defaults -d accelerator=cu130` against the local stand-in index
-(tests/indexes.py): the real CPU torch wheel, and STAND-IN CUDA wheels that cannot be
-imported. The post-update re-lock therefore gets through lock, pin and sync, and its last
+release with `--defaults -d accelerator=cu130` against the replica of PyTorch's indexes
+(tests/replica.py): the real CPU torch wheel, and STAND-IN wheels that cannot be imported.
+The project asks for torch 2.13, the real wheel's release (the replica's newest is a stand-in). The post-update re-lock therefore gets through lock, pin and sync, and its last
 step, the smoke check that imports torch, fails on the stand-in; on a real index it passes.
 """
 
@@ -36,6 +36,7 @@ def cpu_project(tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path) 
             "author_name": "Ada Lovelace",
             "python_version": "3.11",
             "accelerator": "cpu",
+            "torch_version": "2.13",
             "torch_index_url": str(stand_in_index),
         },
         defaults=True,
