@@ -114,13 +114,10 @@ def stand_in_index(pytorch_replica: replica.Replica) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stand_in_server(
-    tmp_path_factory: pytest.TempPathFactory, pytorch_replica: replica.Replica
-) -> Iterator[str]:
+def stand_in_server(pytorch_replica: replica.Replica) -> Iterator[str]:
     """The replica as a PEP 503 index served on loopback: yields its base URL (`.../whl`)."""
-    tree = replica.build_simple(pytorch_replica, tmp_path_factory.mktemp("simple") / "whl")
-    with replica.serve(tree.parent) as url:
-        yield f"{url}/whl"
+    with replica.serve(pytorch_replica) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 `extensions/pytorch_indexes.toml` says which wheels each index holds (releases, local
 labels, Python/ABI/platform tags); this module writes them as flat folders
-(`<root>/<index>/*.whl`) and as a PEP 503 tree served on 127.0.0.1, the two kinds of index
-the template accepts.
+(`<root>/<index>/*.whl`) and serves them as a PEP 503 index on 127.0.0.1 (pages and core
+metadata from memory, wheels from the folders), the two kinds of index the template accepts.
 
 Every wheel written here is a STAND-IN: a few hundred bytes with the real filename, tags,
 Requires-Python and Requires-Dist (tests/data/pytorch-wheel-requires.toml), so that `uv lock`
@@ -21,14 +21,17 @@ import functools
 import hashlib
 import html
 import http.server
+import io
+import shutil
 import threading
 import tomllib
 import urllib.parse
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import Requirement
 
@@ -67,20 +70,23 @@ def _is_gpu_stack(requirement: str) -> bool:
 
 def requires_dist(wheel: Wheel) -> list[str]:
     """Requires-Dist of a wheel, shaped like the real one (see the data file's header)."""
-    if wheel.project == "triton-rocm":
-        return []
-    if wheel.project != "torch":
-        return _listed(wheel.project, wheel.public_version)
-    listed = _listed("torch", wheel.public_version)
-    if wheel.local == "":  # PyPI's own file, as the cpu index serves it for macOS
-        return listed
-    if wheel.local == "cpu":
-        return [r for r in listed if not _is_gpu_stack(r)]
-    if wheel.local.startswith("rocm"):
-        triton = _requires_data()["torch"][wheel.public_version]["triton_rocm"]
+    return list(_requires_dist(wheel.project, wheel.public_version, wheel.local))
+
+
+@functools.cache
+def _requires_dist(project: str, version: str, local: str) -> tuple[str, ...]:
+    if project == "triton-rocm":
+        return ()
+    listed = _listed(project, version)
+    if project != "torch" or local == "":  # companions; PyPI's own macOS file on the cpu index
+        return tuple(listed)
+    if local == "cpu":
+        return tuple(r for r in listed if not _is_gpu_stack(r))
+    if local.startswith("rocm"):
+        triton = _requires_data()["torch"][version]["triton_rocm"]
         cpu = [r for r in listed if not _is_gpu_stack(r)]
-        return [*cpu, f'triton-rocm=={triton}; platform_system == "Linux"']
-    return listed  # a CUDA build
+        return (*cpu, f'triton-rocm=={triton}; platform_system == "Linux"')
+    return tuple(listed)  # a CUDA build
 
 
 # ── Writing wheels ─────────────────────────────────────────────────────────
@@ -108,9 +114,8 @@ def import_name(project: str) -> str:
     return {"triton-rocm": "triton"}.get(project, project.replace("-", "_"))
 
 
-def write_stand_in(folder: Path, wheel: Wheel) -> Path:
+def stand_in_bytes(wheel: Wheel) -> bytes:
     """A minimal valid wheel (METADATA, WHEEL, RECORD) with `wheel`'s name and tags."""
-    path = folder / wheel.filename
     info = f"{wheel.project.replace('-', '_')}-{wheel.version}.dist-info"
     message = (
         f"{wheel.project} {wheel.version}: stand-in ({STAND_IN}; {wheel.index} index, "
@@ -125,14 +130,15 @@ def write_stand_in(folder: Path, wheel: Wheel) -> Path:
         ),
     }
     record = []
-    with zipfile.ZipFile(path, "w") as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
         for name, text in files.items():
             data = text.encode()
             archive.writestr(zipfile.ZipInfo(name, _ZIP_DATE), data)
             record.append(f"{name},sha256={_digest(data)},{len(data)}")
         record.append(f"{info}/RECORD,,")
         archive.writestr(zipfile.ZipInfo(f"{info}/RECORD", _ZIP_DATE), "\n".join(record) + "\n")
-    return path
+    return buffer.getvalue()
 
 
 # ── The replica ────────────────────────────────────────────────────────────
@@ -140,11 +146,14 @@ def write_stand_in(folder: Path, wheel: Wheel) -> Path:
 
 @dataclass(frozen=True)
 class Replica:
-    """The flat folders of every index: `<root>/<index>/*.whl`."""
+    """The flat folders of every index, `<root>/<index>/*.whl`, and what a PEP 503 page
+    says of each wheel (its sha256 and core metadata), recorded while writing them."""
 
     root: Path
     facts: Facts
     real_wheel: Path
+    sha256: dict[str, str] = field(default_factory=dict)  # by "<index>/<filename>"
+    metadata: dict[str, bytes] = field(default_factory=dict)
 
     def folder(self, index: str) -> Path:
         return self.root / index
@@ -156,19 +165,24 @@ class Replica:
 def build_flat(root: Path, real_wheel: Path, facts: Facts | None = None) -> Replica:
     """Write every wheel of the facts as `<root>/<index>/<filename>`; the real one linked."""
     facts = facts or pytorch_facts.load()
-    placed = False
+    built = Replica(root, facts, real_wheel)
     for index in facts.indexes():
         folder = root / index
         folder.mkdir(parents=True, exist_ok=True)
         for wheel in facts.wheels(index):
+            key = f"{index}/{wheel.filename}"
             if index == "cpu" and wheel.filename == real_wheel.name:
                 (folder / wheel.filename).symlink_to(real_wheel.resolve())
-                placed = True
-            else:
-                write_stand_in(folder, wheel)
-    if not placed:
+                built.sha256[key] = _sha256(real_wheel)
+                built.metadata[key] = _wheel_metadata(real_wheel)
+                continue
+            data = stand_in_bytes(wheel)
+            (folder / wheel.filename).write_bytes(data)
+            built.sha256[key] = hashlib.sha256(data).hexdigest()
+            built.metadata[key] = metadata_text(wheel).encode()
+    if f"cpu/{real_wheel.name}" not in built.sha256:
         raise LookupError(f"the facts hold no slot for the real wheel {real_wheel.name}")
-    return Replica(root, facts, real_wheel)
+    return built
 
 
 def _wheel_metadata(path: Path) -> bytes:
@@ -177,7 +191,6 @@ def _wheel_metadata(path: Path) -> bytes:
         return archive.read(name)
 
 
-@functools.cache
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as file:
@@ -186,35 +199,40 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def build_simple(replica: Replica, root: Path) -> Path:
-    """The same wheels as a PEP 503 tree: `<root>/<index>/<project>/index.html` + files.
+# ── The PEP 503 index ──────────────────────────────────────────────────────
+
+Route = bytes | Path  # a page or metadata held in memory, or a wheel file
+
+
+def simple_routes(replica: Replica) -> dict[str, Route]:
+    """The replica as a PEP 503 index: URL path (`/<index>/<project>/...`) -> content.
 
     Like download.pytorch.org, each link carries the file's sha256 and its core metadata
     (PEP 658/714: `<wheel>.metadata`), so uv reads metadata without downloading wheels.
     """
+    routes: dict[str, Route] = {}
     for index in replica.facts.indexes():
         projects = replica.facts.projects(index)
-        (root / index).mkdir(parents=True)
-        (root / index / "index.html").write_text(_page(index, [(f"{p}/", p, "") for p in projects]))
+        routes[f"/{index}/"] = _page(index, [(f"{p}/", p, "") for p in projects])
         for project in projects:
-            page = root / index / project
-            page.mkdir()
             links = []
             for wheel in replica.facts.wheels(index, project):
-                source = replica.folder(index) / wheel.filename
-                (page / wheel.filename).symlink_to(source.resolve())
-                metadata = _wheel_metadata(source)
-                (page / f"{wheel.filename}.metadata").write_bytes(metadata)
+                key = f"{index}/{wheel.filename}"
+                metadata = replica.metadata[key]
                 meta_hash = hashlib.sha256(metadata).hexdigest()
-                href = f"{urllib.parse.quote(wheel.filename)}#sha256={_sha256(source.resolve())}"
+                href = f"{urllib.parse.quote(wheel.filename)}#sha256={replica.sha256[key]}"
                 extra = f' data-dist-info-metadata="sha256={meta_hash}"'
                 extra += f' data-core-metadata="sha256={meta_hash}"'
                 links.append((href, wheel.filename, extra))
-            (page / "index.html").write_text(_page(project, links))
-    return root
+                routes[f"/{index}/{project}/{wheel.filename}"] = (
+                    replica.folder(index) / wheel.filename
+                )
+                routes[f"/{index}/{project}/{wheel.filename}.metadata"] = metadata
+            routes[f"/{index}/{project}/"] = _page(project, links)
+    return routes
 
 
-def _page(title: str, links: list[tuple[str, str, str]]) -> str:
+def _page(title: str, links: list[tuple[str, str, str]]) -> bytes:
     anchors = "".join(
         f'    <a href="{html.escape(href)}"{extra}>{html.escape(text)}</a><br/>\n'
         for href, text, extra in links
@@ -222,23 +240,62 @@ def _page(title: str, links: list[tuple[str, str, str]]) -> str:
     return (
         f"<!DOCTYPE html>\n<html>\n  <body>\n    <h1>Links for {html.escape(title)}</h1>\n"
         f"{anchors}  </body>\n</html>\n"
-    )
+    ).encode()
 
 
 @contextmanager
-def serve(folder: Path) -> Iterator[str]:
-    """Serve `folder` over HTTP on 127.0.0.1 (a free port); yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
+def serve(replica: Replica, prefix: str = "/whl") -> Iterator[str]:
+    """Serve the replica as a PEP 503 index on 127.0.0.1 (a free port).
+
+    Yields the base URL (`http://127.0.0.1:<port>/whl`); each index is `<base>/<index>/`.
+    """
+    routes = {prefix + path: content for path, content in simple_routes(replica).items()}
+    handler = functools.partial(_IndexHandler, routes)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
     finally:
         server.shutdown()
         server.server_close()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _IndexHandler(http.server.BaseHTTPRequestHandler):
+    def __init__(self, routes: dict[str, Route], *args: Any) -> None:
+        self.routes = routes
+        super().__init__(*args)
+
+    def do_HEAD(self) -> None:
+        self._answer(body=False)
+
+    def do_GET(self) -> None:
+        self._answer(body=True)
+
+    def _answer(self, body: bool) -> None:
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        if path + "/" in self.routes:  # a project page asked for without its slash
+            self.send_response(301)
+            self.send_header("Location", path + "/")
+            self.end_headers()
+            return
+        content = self.routes.get(path)
+        if content is None:
+            self.send_error(404)
+            return
+        size = content.stat().st_size if isinstance(content, Path) else len(content)
+        kind = "text/html" if path.endswith("/") else "application/octet-stream"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        if not body:
+            return
+        if isinstance(content, bytes):
+            self.wfile.write(content)
+        else:
+            with content.open("rb") as file:
+                shutil.copyfileobj(file, self.wfile)
+
     def log_message(self, format: str, *args: object) -> None:
         pass

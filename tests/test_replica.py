@@ -198,6 +198,11 @@ def test_torchvision_requires_the_torch_it_declares(
     assert str(requirement.specifier) == torch
 
 
+def test_every_release_in_the_facts_has_its_requires_dist() -> None:
+    for wheel in pytorch_facts.load().wheels():
+        replica.requires_dist(wheel)  # raises LookupError naming a release the data lacks
+
+
 def test_cpu_stand_ins_require_what_the_real_cpu_wheel_requires(torch_wheel: Path) -> None:
     stand_in = Wheel(
         "cpu", "torch", "2.13.0+cpu", "cp312", "cp312", "manylinux_2_28_x86_64", ">=3.10"

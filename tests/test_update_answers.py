@@ -3,7 +3,8 @@
 A CPU PyTorch project, generated and set up from a template release, is updated to the same
 release with `--defaults -d accelerator=cu130` against the replica of PyTorch's indexes
 (tests/replica.py): the real CPU torch wheel, and STAND-IN wheels that cannot be imported.
-The project asks for torch 2.13, the real wheel's release (the replica's newest is a stand-in). The post-update re-lock therefore gets through lock, pin and sync, and its last
+The project asks for torch 2.13, the real wheel's release (the replica's newest is a
+stand-in). The post-update re-lock therefore gets through lock, pin and sync, and its last
 step, the smoke check that imports torch, fails on the stand-in; on a real index it passes.
 """
 
