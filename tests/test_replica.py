@@ -326,6 +326,11 @@ def cu130_project(
     return routed_project(tmp_path_factory.mktemp("cu130") / "demo", f"{stand_in_server}/cu130")
 
 
+def test_locks_use_the_modules_fresh_uv_cache(cu130_project: Path, fresh_uv_cache: Path) -> None:
+    assert os.environ["UV_CACHE_DIR"] == str(fresh_uv_cache)
+    assert any(fresh_uv_cache.iterdir())
+
+
 def test_plain_lock_takes_torch_from_the_cu130_index(cu130_project: Path) -> None:
     torch = locked(cu130_project)["torch 2.15.0+cu130"]
     assert torch["source"]["registry"].endswith("/cu130")
