@@ -144,6 +144,11 @@ def platform_named(platform: str | Platform) -> Platform:
 # ── Wheels ─────────────────────────────────────────────────────────────────
 
 
+@functools.cache
+def _allows(requires_python: str, python: str) -> bool:
+    return SpecifierSet(requires_python).contains(python)
+
+
 def public(version: str) -> str:
     """The public part of a version: `2.13.0+cpu` -> `2.13.0`."""
     return version.split("+", 1)[0]
@@ -188,7 +193,7 @@ class Wheel:
         """True when this wheel installs on `platform` for CPython `python` (`3.12`)."""
         if not platform_named(platform).accepts(self.platform):
             return False
-        if self.requires_python and not SpecifierSet(self.requires_python).contains(python):
+        if self.requires_python and not _allows(self.requires_python, python):
             return False
         return self.python_matches(python)
 
@@ -223,20 +228,30 @@ class WheelSet:
 
     def wheels(self) -> Iterator[Wheel]:
         for version in self.versions:
-            full = f"{version}+{self.local}" if self.local else version
             for tag in self.python:
-                interpreter = tag.removesuffix("t") if tag.startswith("cp") else tag
-                abi = tag if self.abi == "cp" else self.abi
                 for platform in self.platforms:
-                    yield Wheel(
-                        self.index,
-                        self.project,
-                        full,
-                        interpreter,
-                        abi,
-                        platform,
-                        self.requires_python,
-                    )
+                    yield self._wheel(version, tag, platform)
+
+    def _wheel(self, version: str, tag: str, platform: str) -> Wheel:
+        full = f"{version}+{self.local}" if self.local else version
+        interpreter = tag.removesuffix("t") if tag.startswith("cp") else tag
+        abi = tag if self.abi == "cp" else self.abi
+        return Wheel(
+            self.index, self.project, full, interpreter, abi, platform, self.requires_python
+        )
+
+    def installs_on(self, platform: str | Platform, python: str) -> bool:
+        """True when these releases have a wheel for `platform` and CPython `python`."""
+        target = platform_named(platform)
+        accepted = [tag for tag in self.platforms if target.accepts(tag)]
+        if not accepted:
+            return False
+        if self.requires_python and not _allows(self.requires_python, python):
+            return False
+        return any(
+            self._wheel(self.versions[0], tag, accepted[0]).python_matches(python)
+            for tag in self.python
+        )
 
 
 # ── The facts ──────────────────────────────────────────────────────────────
@@ -261,6 +276,9 @@ class Facts:
         """The projects `index` holds (of torch, torchvision, torchaudio, triton-rocm)."""
         return tuple(dict.fromkeys(e.project for e in self.sets if e.index == index))
 
+    def _sets(self, index: str, project: str) -> list[WheelSet]:
+        return [e for e in self.sets if (e.index, e.project) == (index, project)]
+
     def wheels(self, index: str | None = None, project: str | None = None) -> Iterator[Wheel]:
         """Every wheel, or those of one index and/or project."""
         for entry in self.sets:
@@ -275,9 +293,10 @@ class Facts:
         Ascending. `python` is a minor version (`3.12`); free-threaded wheels do not count.
         """
         found = {
-            wheel.public_version
-            for wheel in self.wheels(index, project)
-            if wheel.installs_on(platform, python)
+            version
+            for entry in self._sets(index, project)
+            if entry.installs_on(platform, python)
+            for version in entry.versions
         }
         return sorted(found, key=_version_key)
 
@@ -309,12 +328,12 @@ class Facts:
         On every platform when `platform` is None, else on that one.
         """
         candidates = [f"3.{minor}" for minor in range(8, 20)]
-        wheels = [w for w in self.wheels(index, project) if w.public_version == public(version)]
+        sets = [e for e in self._sets(index, project) if public(version) in e.versions]
         targets = [platform_named(platform)] if platform is not None else list(PLATFORMS)
         return [
             python
             for python in candidates
-            if any(any(w.installs_on(t, python) for w in wheels) for t in targets)
+            if any(e.installs_on(t, python) for e in sets for t in targets)
         ]
 
     def local_versions(
