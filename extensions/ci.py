@@ -18,6 +18,9 @@ ACTIONS = {
     "setup-uv": "astral-sh/setup-uv@20cfd1bf945f4377ade1205e4dbc17946fc9a30d # v10.0.1",
     "setup-pixi": "prefix-dev/setup-pixi@f00437f565399d418b0acc85936d12c1fb668347 # v0.10.1",
     "zizmor": "zizmorcore/zizmor-action@6fc4b006235f201fdab3722e17240ab420d580e5 # v0.6.1",
+    "create-pull-request": (
+        "peter-evans/create-pull-request@5f6978faf089d4d20b00c7766989d076bb2fc7f1 # v8.1.1"
+    ),
 }
 # GitLab CI images: uv on Debian (uv installs the Python of .python-version), and pixi.
 UV_IMAGE = "ghcr.io/astral-sh/uv:0.13-trixie-slim"

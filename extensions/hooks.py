@@ -61,6 +61,7 @@ FEATURE_MODULES: tuple[str, ...] = (
     "licenses",
     "guide_checks",
     "ci",
+    "research",
 )
 
 

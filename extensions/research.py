@@ -1,0 +1,129 @@
+"""The research-workflow questions: notebooks, experiment tracking, dev container, agent
+rules, and the GitHub jobs that keep a project fresh and safe (upgrade pull requests, a
+vulnerability audit, a cool-off before new releases).
+
+Runs, their settings files and their provenance manifests are not a question: every project
+has them (`src/<package>/runs.py`, `provenance.py`). What they need is added here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from . import cuda
+from .containers import UV_IMAGE, runtime_image
+from .slurm import sync_options
+
+# Typed run settings read from a file and the command line (src/<package>/runs.py).
+RUN_DEPENDENCIES = ("pydantic-settings",)
+
+
+@dataclass(frozen=True)
+class Tracker:
+    """An experiment tracker: its name, what it installs, what mypy must skip."""
+
+    label: str
+    dependencies: tuple[str, ...]
+    untyped_modules: tuple[str, ...]  # no type information: mypy is told to skip them
+
+
+TRACKERS = {
+    "none": Tracker("JSON lines (metrics.jsonl in the run's folder)", (), ()),
+    # tensorboardX writes TensorBoard's event files without TensorFlow or torch; TensorBoard
+    # itself only reads them (`uvx tensorboard --logdir outputs`), so it stays out of the lock.
+    "tensorboard": Tracker("TensorBoard", ("tensorboardX",), ("tensorboardX",)),
+    # Offline by default (WANDB_MODE in .env): runs are uploaded later with `wandb sync`.
+    "wandb": Tracker("Weights & Biases", ("wandb",), ("wandb",)),
+    # The client without MLflow's server and UI (mlflow is ~600 MB installed), plus what its
+    # local SQLite store needs; `uvx mlflow ui` shows the runs.
+    "mlflow": Tracker("MLflow", ("alembic", "mlflow-skinny", "sqlalchemy"), ()),
+}
+
+# Jupyter: ipykernel runs the notebooks in the locked environment (and registers it as a
+# kernel for JupyterLab or a cluster's JupyterHub), nbclient executes them headless in the
+# tests, nbstripout removes outputs before a commit.
+NOTEBOOK_DEV_DEPENDENCIES = ("ipykernel", "nbclient", "nbstripout")
+
+# uv's own version floor for the project (`[tool.uv] required-version`); the same minor as
+# the build backend and the container images. setup-uv installs a uv that satisfies it.
+UV_REQUIRED_VERSION = ">=0.13"
+
+# The weekly audit: pip-audit against the OSV database, run with uvx at this version.
+# (uv 0.13 has `uv audit`, but marks it experimental: "may change without warning".)
+PIP_AUDIT = "pip-audit==2.10.1"
+MAX_COOLOFF_DAYS = 90
+
+
+def cooloff_error(days: object) -> str:
+    """Empty when `days` is a whole number of days from 0 (no cool-off) to the maximum."""
+    try:
+        value = int(str(days))
+    except ValueError:
+        return f"'{days}' is not a number of days. Give a whole number, e.g. 7 (0: no cool-off)."
+    if not 0 <= value <= MAX_COOLOFF_DAYS:
+        return (
+            f"{value} days is outside 0 to {MAX_COOLOFF_DAYS}. A week (7) keeps a re-lock away "
+            "from releases too new to have been checked; 0 turns the cool-off off."
+        )
+    return ""
+
+
+def _add(requirements: list[str], names: tuple[str, ...]) -> list[str]:
+    """`requirements` plus each of `names` the list does not name yet (a user's own wins)."""
+    present = {canonicalize_name(Requirement(item).name) for item in requirements}
+    return [*requirements, *(name for name in names if canonicalize_name(name) not in present)]
+
+
+def audit_export(context: dict[str, Any]) -> str:
+    """`uv export` of every locked package the audit checks (both builds' extras cannot be
+    exported together, so a two-build project exports its GPU build)."""
+    return (
+        "uv export --locked --format requirements.txt --no-emit-project --no-hashes --all-groups"
+        + sync_options(context)
+    )
+
+
+def derive(context: dict[str, Any]) -> dict[str, Any]:
+    tracker = TRACKERS[context.get("tracker", "none")]
+    notebooks = bool(context.get("notebooks"))
+    uv = context.get("env_manager") == "uv"
+    github = context.get("ci_provider") == "github"
+    plan = context.get("torch_plan")
+    accelerator = (
+        context.get("accelerator", "cpu") if context.get("framework") == "pytorch" else "cpu"
+    )
+    build = cuda.BUILDS_BY_NAME[accelerator]
+    days = int(context.get("cooloff_days") or 0) if uv else 0
+    devcontainer = None
+    if uv and context.get("devcontainer"):
+        devcontainer = {
+            "uv_image": UV_IMAGE,
+            "base_image": runtime_image(accelerator),
+            "gpu": "nvidia" if build.cuda is not None else ("amd" if build.is_gpu else None),
+            "sync": "uv sync --locked" + sync_options(context),
+        }
+    return {
+        "dependencies": _add(context["dependencies"], (*RUN_DEPENDENCIES, *tracker.dependencies)),
+        "dev_dependencies": _add(
+            context["dev_dependencies"], NOTEBOOK_DEV_DEPENDENCIES if notebooks else ()
+        ),
+        "tracker_plan": tracker,
+        "mypy_untyped_modules": list(tracker.untyped_modules),
+        "uv_required_version": UV_REQUIRED_VERSION,
+        "cooloff": f"{days} days" if days else None,
+        # PyTorch's indexes publish no upload dates, so a cool-off would hide every build
+        # there: the packages routed to them are exempt (the cool-off guards PyPI).
+        "cooloff_exempt": sorted(plan.sources) if days and plan is not None else [],
+        "devcontainer_plan": devcontainer,
+        "scheduled_upgrade": uv and github and bool(context.get("scheduled_upgrades")),
+        "audit": {"export": audit_export(context), "pip_audit": PIP_AUDIT}
+        if uv and github and context.get("vulnerability_audit")
+        else None,
+    }
+
+
+FILTERS = {"cooloff_error": cooloff_error}
