@@ -37,7 +37,7 @@ TRACKERS = {
     # itself only reads them (`uvx tensorboard --logdir outputs`), so it stays out of the lock.
     "tensorboard": Tracker("TensorBoard", ("tensorboardX",), ("tensorboardX",)),
     # Offline by default (WANDB_MODE in .env): runs are uploaded later with `wandb sync`.
-    "wandb": Tracker("Weights & Biases", ("wandb",), ("wandb",)),
+    "wandb": Tracker("Weights & Biases", ("wandb",), ()),
     # The client without MLflow's server and UI (mlflow is ~600 MB installed), plus what its
     # local SQLite store needs; `uvx mlflow ui` shows the runs.
     "mlflow": Tracker("MLflow", ("alembic", "mlflow-skinny", "sqlalchemy"), ()),
