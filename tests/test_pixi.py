@@ -25,7 +25,7 @@ from conftest import BASE_ANSWERS, TEMPLATE, Render, render, set_environment
 from rattler import MatchSpec
 from test_render import assert_ruff_clean, assert_valid_pyproject
 
-from extensions import pixi
+from extensions import pixi, research
 
 SCHEMA = Path(__file__).parent / "data" / "pixi" / "partial-pixi.json"
 CUDA_BUILDS = ["cu126", "cu128", "cu130", "cu132"]
@@ -181,7 +181,9 @@ def test_python_is_the_answered_minor(pixi_project: PixiProject) -> None:
 
 def test_conda_forge_torch_stays_out_of_the_pypi_dependencies(pixi_project: PixiProject) -> None:
     data = manifest(pixi_project(torch_packages=["torchvision"]))
-    assert data["project"]["dependencies"] == ["numpy", "python-dotenv"]
+    assert data["project"]["dependencies"] == sorted(
+        ["numpy", "python-dotenv", *research.RUN_DEPENDENCIES]
+    )
     table = data["tool"]["pixi"]
     assert table["dependencies"]["pytorch"] == "*"
     assert table["dependencies"]["torchvision"] == "*"

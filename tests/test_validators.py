@@ -67,6 +67,8 @@ BAD_ANSWERS = [
     ),
     pytest.param({"orcid": "0000-0002-1825"}, "not an ORCID iD", id="orcid-too-short"),
     pytest.param({"orcid": "0000-0002-1825-0098"}, "checksum", id="orcid-bad-checksum"),
+    pytest.param({"cooloff_days": -1}, "outside 0 to 90", id="cooloff-negative"),
+    pytest.param({"cooloff_days": 365}, "outside 0 to 90", id="cooloff-too-long"),
 ]
 
 
