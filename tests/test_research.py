@@ -169,8 +169,9 @@ def test_nbstripout_runs_before_each_commit_with_notebooks(project_of: ProjectOf
         config = yaml.safe_load((project_of(variant) / ".pre-commit-config.yaml").read_text())
         return {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
 
-    assert hooks("numpy-everything")["nbstripout"]["entry"] == "uv run --locked nbstripout"
-    assert hooks("pixi")["nbstripout"]["entry"] == "pixi run --locked nbstripout"
+    strip = "nbstripout --extra-keys metadata.language_info"
+    assert hooks("numpy-everything")["nbstripout"]["entry"] == f"uv run --locked {strip}"
+    assert hooks("pixi")["nbstripout"]["entry"] == f"pixi run --locked {strip}"
     assert hooks("numpy-everything")["nbstripout"]["types"] == ["jupyter"]
     assert "nbstripout" not in hooks("default")
 
@@ -198,11 +199,19 @@ def test_cooloff_sets_exclude_newer_and_exempts_the_pytorch_indexes(
     assert uv.get("exclude-newer-package") == exempt
 
 
-def test_tracker_modules_without_types_are_skipped_by_mypy(project_of: ProjectOf) -> None:
-    overrides = pyproject(project_of("everything-two-builds"))["tool"]["mypy"]["overrides"]
-    assert {"module": ["tensorboardX", "tensorboardX.*"], "ignore_missing_imports": True} in (
-        overrides
-    )
+@pytest.mark.parametrize(
+    ("variant", "modules"),
+    [
+        ("everything-two-builds", ["tensorboardX", "tensorboardX.*"]),
+        ("everything-cuda", ["mlflow", "mlflow.*"]),
+    ],
+)
+def test_mypy_does_not_read_the_trackers_without_usable_types(
+    project_of: ProjectOf, variant: str, modules: list[str]
+) -> None:
+    overrides = pyproject(project_of(variant))["tool"]["mypy"]["overrides"]
+    skipped = {"module": modules, "ignore_missing_imports": True, "follow_imports": "skip"}
+    assert skipped in overrides
 
 
 def test_tracker_settings_are_documented_without_values(project_of: ProjectOf) -> None:

@@ -159,14 +159,14 @@ def test_identical_runs_compare_equal(project: Path) -> None:
 
 
 @contextmanager
-def older_dotenv(project: Path) -> Iterator[tuple[str, str]]:
-    """python-dotenv re-pinned to an older release and the environment re-synced; undone after.
+def older_numpy(project: Path) -> Iterator[tuple[str, str]]:
+    """numpy re-pinned to an older release and the environment re-synced; undone after.
     Yields the locked version and the older one."""
     pyproject = project / "pyproject.toml"
-    current = re.search(r'"python-dotenv==([^"]+)"', pyproject.read_text())
+    current = re.search(r'"numpy==([^"]+)"', pyproject.read_text())
     assert current is not None
-    older = "1.0.1"
-    pyproject.write_text(pyproject.read_text().replace(current[0], f'"python-dotenv=={older}"'))
+    older = "2.2.6"  # older than any lock made today; wheels for Python 3.10 to 3.13
+    pyproject.write_text(pyproject.read_text().replace(current[0], f'"numpy=={older}"'))
     try:
         for command in (["uv", "lock"], ["uv", "sync", "--locked"]):
             result = run(command, project)
@@ -179,12 +179,12 @@ def older_dotenv(project: Path) -> Iterator[tuple[str, str]]:
 
 def test_runs_across_a_dependency_change_compare_naming_it(project: Path) -> None:
     before = train(project, "--seed", "7")
-    with older_dotenv(project) as (locked, older):
+    with older_numpy(project) as (locked, older):
         after = train(project, "--seed", "7", "--noise", "0.1")
     result = compare(project, before, after)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = [line.split() for line in result.stdout.splitlines()]
-    assert ["package", "python-dotenv", locked, "->", older] in lines
+    assert ["package", "numpy", locked, "->", older] in lines
     assert any(line[:2] == ["lock", "(uv.lock)"] for line in lines)
     assert ["setting", "noise", "0.05", "->", "0.1"] in lines
     assert [

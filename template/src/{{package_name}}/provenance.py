@@ -52,7 +52,7 @@ def _git(root: Path, *args: str) -> str | None:
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return result.stdout.strip() if result.returncode == 0 else None
+    return result.stdout if result.returncode == 0 else None
 
 
 def git_state(root: Path) -> dict[str, Any] | None:
@@ -60,8 +60,9 @@ def git_state(root: Path) -> dict[str, Any] | None:
     status = _git(root, "status", "--porcelain")
     if status is None:
         return None  # not a git repository, or no git
-    changed = [line[3:] for line in status.splitlines()]
-    return {"commit": _git(root, "rev-parse", "HEAD"), "dirty": bool(changed), "changed": changed}
+    changed = [line[3:] for line in status.splitlines()]  # "XY path": the path
+    commit = _git(root, "rev-parse", "HEAD")  # None before the first commit
+    return {"commit": commit and commit.strip(), "dirty": bool(changed), "changed": changed}
 
 
 def lock_state(root: Path) -> dict[str, str] | None:
