@@ -60,6 +60,9 @@ PIP_AUDIT = "pip-audit==2.10.1"
 MAX_COOLOFF_DAYS = 90
 
 
+SWEEP_EXAMPLES = {"pytorch": "lr=0.1,0.01 seed=0,1,2", "none": "samples=100,1000 seed=0,1,2"}
+
+
 def cooloff_error(days: object) -> str:
     """Empty when `days` is a whole number of days from 0 (no cool-off) to the maximum."""
     try:
@@ -121,6 +124,9 @@ def derive(context: dict[str, Any]) -> dict[str, Any]:
         # there: the packages routed to them are exempt (the cool-off guards PyPI).
         "cooloff_exempt": sorted(plan.sources) if days and plan is not None else [],
         "devcontainer_plan": devcontainer,
+        # Six runs of scripts/train_example.py (its settings differ by framework), the
+        # size of the job array in scripts/slurm/sweep.sbatch.
+        "sweep_example": SWEEP_EXAMPLES[context["framework"]],
         "scheduled_upgrade": uv and github and bool(context.get("scheduled_upgrades")),
         "audit": {"export": audit_export(context), "pip_audit": PIP_AUDIT}
         if uv and github and context.get("vulnerability_audit")

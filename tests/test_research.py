@@ -403,3 +403,18 @@ def test_train_script_reads_its_settings_file(project_of: ProjectOf) -> None:
     assert 'TrainConfig.load("configs/train.toml")' in (project / "scripts/train.py").read_text()
     settings = tomllib.loads((project / "configs/train.toml").read_text())
     assert settings["steps"] == 500 and settings["batch_size"] == 64
+
+
+@pytest.mark.parametrize("variant", ["default", "numpy"])
+def test_sweep_example_names_settings_the_example_script_has(
+    project_of: ProjectOf, variant: str
+) -> None:
+    project = project_of(variant)
+    (line,) = [
+        line
+        for line in (project / "README.md").read_text().splitlines()
+        if line.startswith("uv run scripts/sweep.py scripts/train_example.py")
+    ]
+    names = [item.split("=")[0] for item in line.split("#")[0].split()[4:]]
+    settings = tomllib.loads((project / "configs/train_example.toml").read_text())
+    assert names and set(names) <= set(settings)

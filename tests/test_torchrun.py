@@ -58,3 +58,32 @@ def test_second_run_resumes_from_the_checkpoint(training_runs: dict) -> None:
 def test_resumed_run_ends_where_an_uninterrupted_run_ends(training_runs: dict) -> None:
     resumed, straight = training_runs["resumed"], training_runs["straight"]
     assert resumed["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-6)
+
+
+def test_each_start_of_a_run_keeps_its_settings_and_manifest(training_runs: dict) -> None:
+    """The resumed run's folder: the second start's settings, both manifests, all metrics."""
+    run_dir = training_runs["run_dir"]
+    first = json.loads((run_dir / "manifest.1.json").read_text())
+    latest = json.loads((run_dir / "manifest.json").read_text())
+    assert (first["config"]["steps"], latest["config"]["steps"]) == (6, 12)
+    assert json.loads((run_dir / "config.json").read_text())["batch_size"] == 32
+    assert latest["machine"]["torch"] == "2.13.0+cpu"
+    steps = [
+        json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert steps == [4, 6, 8, 12]
+
+
+def test_train_example_reads_its_settings_and_records_the_torch_build(
+    torch_project: Path,
+) -> None:
+    command = ["uv", "run", "--locked", "scripts/train_example.py", "--epochs", "3", "--seed", "2"]
+    result = run(command, torch_project, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = Path(result.stdout.split("run folder: ")[1].splitlines()[0])
+    settings = json.loads((folder / "config.json").read_text())
+    assert settings == {"seed": 2, "epochs": 3, "lr": 0.01, "samples": 512}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["machine"]["torch"] == "2.13.0+cpu"
+    assert manifest["packages"]["torch"] == "2.13.0+cpu"
+    assert len((folder / "metrics.jsonl").read_text().splitlines()) == 3
