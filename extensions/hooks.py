@@ -39,6 +39,19 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"{_extensions_package()}.{name}")
 
 
+def _recovery() -> ModuleType:
+    """tasks/recovery.py, loaded once per process whichever template version asks first."""
+    name = "copier_research_recovery"
+    if name not in sys.modules:
+        path = _HERE.parent / "tasks" / "recovery.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 naming = _module("naming")
 compat = _module("compat")
 requirements = _module("requirements")
@@ -132,6 +145,10 @@ class DerivedContext(ContextHook):
     _last: tuple[str, dict[str, Any]] | None = None
 
     def hook(self, context: dict[str, Any]) -> None:
+        if context.get("_copier_phase") == "migrate":
+            # An update is about to change the project: if Copier's process ends before the
+            # update finishes (Ctrl-C), its exit hook prints the command that restores it.
+            _recovery().watch(str(context["_copier_conf"]["dst_path"]))
         if context.get("_copier_phase") not in ("render", "tasks"):
             return  # while prompting, the answers this needs are not all known yet
         answers = sorted((k, v) for k, v in context.items() if not k.startswith("_"))
@@ -145,9 +162,13 @@ class DerivedContext(ContextHook):
 
     def derive(self, context: dict[str, Any]) -> None:
         framework = context["framework"]
-        context["dependencies"] = requirements.project_dependencies(
-            framework, context["extra_dependencies"]
-        )
+        dependencies = requirements.project_dependencies(framework, context["extra_dependencies"])
+        context["dependency_constraints"] = []
+        if context.get("env_manager") != "pixi":  # pixi reads no [tool.uv]; pixi.lock pins
+            dependencies, context["dependency_constraints"] = requirements.bounds_apart(
+                dependencies
+            )
+        context["dependencies"] = dependencies
         context["dev_dependencies"] = list(requirements.DEV_DEPENDENCIES)
         context["requires_python"] = compat.requires_python(context["python_version"])
         context["distribution_name"] = naming.distribution_name(context["project_name"])
@@ -157,5 +178,5 @@ class DerivedContext(ContextHook):
             derive = getattr(feature, "derive", None)
             if derive is not None:
                 context.update(derive(context))
-        for key in ("dependencies", "dev_dependencies"):
+        for key in ("dependencies", "dev_dependencies", "dependency_constraints"):
             context[key] = requirements.sorted_requirements(context[key])

@@ -79,6 +79,26 @@ def project_dependencies(framework: str, extra: str) -> list[str]:
     return list(plan.values())
 
 
+def bounds_apart(items: list[str]) -> tuple[list[str], list[str]]:
+    """The requirements without their version bounds, and the bounds as uv constraints.
+
+    The set-up pins each dependency written bare and moves those pins on `upgrade`; a bound
+    given in an answer ("datasets>=3") goes to [tool.uv] constraint-dependencies, which uv
+    applies to every lock, so the pin stays within it.
+    """
+    bare, bounds = [], []
+    for item in items:
+        requirement = Requirement(item)
+        if not requirement.specifier:
+            bare.append(item)
+            continue
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        bare.append(f"{requirement.name}{extras}{marker}")
+        bounds.append(f"{requirement.name}{requirement.specifier}{marker}")
+    return bare, bounds
+
+
 def sorted_requirements(items: list[str]) -> list[str]:
     """Requirements in name order, the order `uv add` keeps when a list is already sorted.
 

@@ -1,4 +1,4 @@
-"""After an update: stop at conflicts; otherwise re-lock, re-pin and re-install the project.
+"""After an update: settle pyproject.toml, stop at conflicts, re-lock only when needed.
 
 Copier runs this (the last `_migrations` step, stage "after") once per `copier update`, in the
 real project, after it has merged the new template version in. A `_tasks` entry would not do:
@@ -7,9 +7,17 @@ merge, when pyproject.toml is the bare new template without the user's dependenc
 
     python tasks/post_update.py ENV_MANAGER      # uv or pixi
 
-Exit status 1 (Copier then reports the update as failed) when the merge left conflicts or
-the environment could not be rebuilt; the message says which files or which step, and what
-to run once fixed. The merged files stay as they are either way.
+In order:
+1. pyproject.toml in conflict: Copier's line merge left markers. Its dependency lists are
+   merged again per dependency (dependency_merge.py) from the three versions Copier recorded
+   in the index (1: old release, 2: the project as pre_update.py staged it, 3: new release),
+   and `git merge-file` runs again, so only real conflicts stay (both sides changed one
+   dependency differently, or a line outside the lists).
+2. The index is restored (pre_update.py staged pyproject.toml there).
+3. Conflicts left: reported, nothing re-locked (uv would read the markers); exit status 1.
+4. The set-up's pins are put back from the record. If nothing uv.lock depends on changed,
+   that is all: the lock, the environment and its check stand. Otherwise the set-up re-locks,
+   re-pins, re-installs and checks (`scripts/setup_env.py --from lock`).
 """
 
 from __future__ import annotations
@@ -17,29 +25,65 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pixi_setup
+import recovery
 from common import clean_environment, say
-from conflicts import conflicted_files, git
+from conflicts import conflicted_files, git, unmerged_files
 from post_copy import SETUP_SCRIPT, UV_INSTALL_HINT
-from pre_update import PYPROJECT
+from pre_update import PYPROJECT, UpdateRefused, call_helper
 
 RELOCK = f"uv run {SETUP_SCRIPT} --from lock"
 # Lock files written by the environment managers a project did not choose.
 STALE_LOCKS: dict[str, tuple[str, ...]] = {"uv": ("pixi.lock",), "pixi": ("uv.lock",)}
+LABELS = ("before updating", "last update", "after updating")  # Copier's conflict labels
 
 
-def report_conflicts(files: list[str]) -> None:
+def report_conflicts(project: Path, files: list[str], dependencies: list[str]) -> None:
     listed = "\n".join(f"    {name}" for name in files)
     say(f"\n!!  The update conflicts with your changes in:\n{listed}")
+    if dependencies:
+        both = "\n".join(f"        {name}" for name in dependencies)
+        say(f"    Dependencies you and the new release both changed:\n{both}")
     say(
         "    Each conflict sits between '<<<<<<< before updating' (yours) and\n"
         "    '>>>>>>> after updating' (the template's); a .rej file holds a rejected change.\n"
         "    The environment was NOT re-locked: uv would read the conflict markers.\n"
         "    Edit each file to keep what you want, then:\n"
-        f"        git add <the files>  &&  {RELOCK}"
+        f"        git add <the files>  &&  {RELOCK}\n"
+        f"    Or give the update up, {recovery.restore_hint(project)}"
     )
+
+
+def stage_text(project: Path, stage: int) -> str | None:
+    shown = git(project, "show", f":{stage}:./{PYPROJECT}")
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def remerge_pyproject(project: Path) -> list[str]:
+    """Merge pyproject.toml again, dependency by dependency; the dependencies in conflict."""
+    versions = [stage_text(project, stage) for stage in (1, 2, 3)]
+    if None in versions:
+        return []  # added or deleted on one side: the line merge is all there is
+    base, ours, theirs = (text or "" for text in versions)
+    merged = call_helper({"action": "merge", "base": base, "ours": ours, "theirs": theirs})
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for side in ("ours", "base", "theirs"):  # git merge-file's order
+            path = Path(folder) / side
+            path.write_text(str(merged[side]), encoding="utf-8")
+            paths.append(str(path))
+        labels = [option for label in LABELS for option in ("-L", label)]
+        result = git(project, "merge-file", "-p", *labels, *paths)
+    if result.returncode > 127:  # -1: git could not merge at all
+        raise UpdateRefused(f"git merge-file failed: {result.stderr.strip()}")
+    (project / PYPROJECT).write_text(result.stdout, encoding="utf-8")
+    if result.returncode == 0:
+        say("==> pyproject.toml: merged dependency by dependency; no conflict left there")
+        git(project, "reset", "--quiet", "--", PYPROJECT)  # resolved
+    return [str(name) for name in merged["conflicts"]]  # type: ignore[attr-defined]
 
 
 def remove_stale_locks(project: Path, env_manager: str) -> None:
@@ -47,6 +91,30 @@ def remove_stale_locks(project: Path, env_manager: str) -> None:
         if (project / name).exists():
             say(f"==> Removing {name}: this project now uses {env_manager}")
             (project / name).unlink()
+
+
+def head_text(project: Path, path: str) -> str | None:
+    shown = git(project, "show", f"HEAD:./{path}")
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def restore_pins(project: Path) -> bool:
+    """Put the set-up's pins back from the record; True when a re-lock is needed."""
+    head = head_text(project, PYPROJECT)
+    pyproject = project / PYPROJECT
+    if head is None or not pyproject.is_file():
+        return True
+    restored = call_helper(
+        {"action": "restore", "merged": pyproject.read_text(encoding="utf-8"), "head": head}
+    )
+    same_python = head_text(project, ".python-version") == _read(project / ".python-version")
+    relock = bool(restored["relock"]) or not same_python or not (project / "uv.lock").is_file()
+    pyproject.write_text(str(restored["bare" if relock else "pinned"]), encoding="utf-8")
+    return relock
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
 def relock(project: Path) -> int:
@@ -64,18 +132,22 @@ def relock(project: Path) -> int:
         check=False,
     )
     if process.returncode != 0:
-        say("\nThe update is merged; only the environment is not rebuilt yet (see above).")
+        say(
+            "\nThe update is merged; only the environment is not rebuilt yet (see above).\n"
+            f"    Or give the update up, {recovery.restore_hint(project)}"
+        )
     return process.returncode
 
 
-def main(argv: list[str]) -> int:
-    project = Path.cwd()
-    env_manager = argv[0] if argv else "uv"
+def settle(project: Path, env_manager: str) -> int:
+    dependencies: list[str] = []
+    if PYPROJECT in unmerged_files(project):
+        dependencies = remerge_pyproject(project)
     conflicted = conflicted_files(project)
     if PYPROJECT not in conflicted:
         git(project, "reset", "--quiet", "--", PYPROJECT)  # undo pre_update.py's staging
     if conflicted:
-        report_conflicts(conflicted)
+        report_conflicts(project, conflicted, dependencies)
         return 1
     remove_stale_locks(project, env_manager)
     if env_manager == "pixi":
@@ -84,7 +156,28 @@ def main(argv: list[str]) -> int:
     if not (project / SETUP_SCRIPT).is_file():
         say(f"==> {SETUP_SCRIPT} is gone: re-lock by hand (uv lock && uv sync).")
         return 0
+    if not restore_pins(project):
+        say(
+            "==> Dependencies unchanged by the update: uv.lock, the environment and its check\n"
+            "    stand as they were (nothing to re-lock). Update finished."
+        )
+        return 0
     return relock(project)
+
+
+def main(argv: list[str]) -> int:
+    project = Path.cwd()
+    env_manager = argv[0] if argv else "uv"
+    try:
+        status = settle(project, env_manager)
+    except UpdateRefused as error:
+        say(f"\n!!  The update could not settle pyproject.toml: {error}")
+        say(f"    To put the project back, {recovery.restore_hint(project)}")
+        status = 1
+    except KeyboardInterrupt:
+        return 130  # the marker stays: Copier's exit hook names the restore command
+    recovery.end(project)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,94 +1,126 @@
-"""Before an update: let Copier's merge see the dependencies without their `==` pins.
+"""Before an update: let Copier's merge see the user's dependency specifiers, not the set-up's.
 
 Copier runs this (a `_migrations` step, stage "before") in the real project, once per
 `copier update`, before it computes the project's changes against the old template version.
 
-Why: the template writes dependencies without versions and the set-up pins them (`numpy`
-becomes `numpy==2.4.6`), so to Copier every dependency line is a user edit, and any
-dependency the template adds or drops in the same list would conflict with all of them.
-Copier reads the project from git's index (`git write-tree`), so this step stages a
-pyproject.toml whose exact pins are removed, in the index only; the working tree is left as
-it is. Copier then sees only real edits (a dependency the user added, another specifier).
-After the merge, post_update.py restores the index and re-locks and re-pins: uv keeps the
-versions uv.lock holds, so the pins come back as they were.
+Why: the template writes dependencies bare and the set-up pins them (`numpy` becomes
+`numpy==2.4.6`, recorded in [tool.setup-env.pinned]), so to Copier those pins would be user
+edits, and every template change to a dependency list would collide with them. Copier reads
+the project from git's index (`git write-tree`), so this step stages a pyproject.toml with
+the set-up's recorded pins taken off and the record left out, in the index only; the working
+tree is left as it is. The user's own pins, ranges and markers stay in, so the merge keeps
+them, and a template change to the same dependency is a real conflict. post_update.py puts
+the pins back (or re-locks, when the dependencies changed) and restores the index.
+
+The project may sit anywhere in a larger repository: every path given to git is the
+project's own, and `git update-index --cacheinfo`, which takes repository-root paths, gets
+the project's prefix.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
+import recovery
+from common import clean_environment, say
 from conflicts import git
 from packaging.requirements import InvalidRequirement, Requirement  # Copier depends on it
 
 PYPROJECT = "pyproject.toml"
+HELPER = Path(__file__).resolve().parent / "dependency_merge.py"
 
 
-def unpinned(requirement: str) -> str:
-    """The requirement without its specifier if that is one exact `==` pin, else unchanged."""
-    parsed = Requirement(requirement)
-    specifiers = list(parsed.specifier)
-    if (
-        parsed.url
-        or len(specifiers) != 1
-        or specifiers[0].operator != "=="
-        or specifiers[0].version.endswith("*")
-    ):
-        return requirement
-    extras = f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else ""
-    marker = f"; {parsed.marker}" if parsed.marker else ""
-    return f"{parsed.name}{extras}{marker}"
+class UpdateRefused(Exception):
+    """The update must not start; the message says why and what to do."""
 
 
-def direct_requirements(document: dict) -> Iterator[str]:
-    """Requirement strings of the project, its extras and its dependency groups."""
+def call_helper(request: dict[str, object]) -> dict[str, object]:
+    """Ask dependency_merge.py (tomlkit, through `uv run --script`) to rewrite pyproject.toml."""
+    uv = shutil.which("uv")
+    if uv is None:
+        raise UpdateRefused("'uv' is not on PATH; the update needs it to merge pyproject.toml.")
+    process = subprocess.run(
+        [uv, "run", "--quiet", "--no-project", "--python", sys.executable, "--script", str(HELPER)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        env=clean_environment(),
+        check=False,
+    )
+    try:
+        answer: dict[str, object] = json.loads(process.stdout)
+    except json.JSONDecodeError:
+        answer = {"error": process.stderr.strip()[-1000:] or f"exit status {process.returncode}"}
+    if "error" in answer:
+        raise UpdateRefused(f"reading pyproject.toml failed: {answer['error']}")
+    return answer
+
+
+def has_set_up_pins(text: str) -> bool:
+    """The set-up pinned something: a record of its pins, or (set up before they were
+    recorded) any exact pin."""
+    document = tomllib.loads(text)
+    if "pinned" in document.get("tool", {}).get("setup-env", {}):
+        return True
     project = document.get("project", {})
-    yield from project.get("dependencies", [])
-    for extra in project.get("optional-dependencies", {}).values():
-        yield from extra
-    for group in document.get("dependency-groups", {}).values():
-        yield from (item for item in group if isinstance(item, str))
+    lists = [project.get("dependencies", []), *project.get("optional-dependencies", {}).values()]
+    lists += document.get("dependency-groups", {}).values()
+    return any(
+        str(Requirement(item).specifier).startswith("==")
+        for items in lists
+        for item in items
+        if isinstance(item, str)
+    )
 
 
-def quoted(value: str) -> tuple[str, str]:
-    """The two ways TOML writes a one-line string: basic ("...") and literal ('...')."""
-    return json.dumps(value, ensure_ascii=False), f"'{value}'"
+def stage(project: Path, text: str) -> None:
+    """Put `text` in git's index as the project's pyproject.toml; the working tree stays."""
+    prefix = git(project, "rev-parse", "--show-prefix").stdout.strip()
+    listed = git(project, "ls-files", "--stage", "--", PYPROJECT).stdout.split()
+    blob = git(project, "hash-object", "-w", "--stdin", f"--path={PYPROJECT}", stdin=text)
+    staged = git(
+        project,
+        "update-index",
+        "--cacheinfo",
+        f"{listed[0]},{blob.stdout.strip()},{prefix}{PYPROJECT}",  # repository-root path
+    )
+    for step in (blob, staged):
+        if step.returncode != 0:
+            raise UpdateRefused(f"git could not stage {PYPROJECT}: {step.stderr.strip()}")
 
 
-def unpin_pyproject(text: str) -> str:
-    """pyproject.toml text with every exact pin removed, everything else byte for byte."""
-    for requirement in set(direct_requirements(tomllib.loads(text))):
-        bare = unpinned(requirement)
-        for old, new in zip(quoted(requirement), quoted(bare), strict=True):
-            text = text.replace(old, new)
-    return text
-
-
-def stage(project: Path, path: str, text: str) -> None:
-    """Put `text` in git's index as `path`, leaving the working tree alone."""
-    mode = git(project, "ls-files", "--stage", "--", path).stdout.split(" ", 1)[0]
-    blob = git(project, "hash-object", "-w", "--stdin", f"--path={path}", stdin=text)
-    blob.check_returncode()
-    git(project, "update-index", "--cacheinfo", f"{mode},{blob.stdout.strip()},{path}")
+def check_clean(project: Path) -> None:
+    """Nothing untracked in the folder (git status may be set to hide untracked files)."""
+    untracked = git(project, "ls-files", "--others", "--exclude-standard", "--", ".").stdout
+    if untracked.strip():
+        listed = "\n".join(f"        {name}" for name in untracked.splitlines()[:10])
+        raise UpdateRefused(
+            f"files git does not track are in the project:\n{listed}\n"
+            "    Commit them (git add), ignore them (.gitignore) or move them, then update again."
+        )
 
 
 def main() -> int:
     project = Path.cwd()
-    pyproject = project / PYPROJECT
-    if not pyproject.is_file() or not git(project, "ls-files", "--", PYPROJECT).stdout:
-        return 0
-    text = pyproject.read_text(encoding="utf-8")
     try:
-        bare = unpin_pyproject(text)
-    except (tomllib.TOMLDecodeError, InvalidRequirement) as error:
-        print(f"==> pyproject.toml left as it is for the merge ({error}).", flush=True)
-        return 0
-    if bare != text:
-        print("==> Hiding the == pins from the merge (git index only; uv.lock keeps the versions)")
-        stage(project, PYPROJECT, bare)
+        check_clean(project)
+        tracked = git(project, "ls-files", "--", PYPROJECT).stdout.strip()
+        text = (project / PYPROJECT).read_text(encoding="utf-8") if tracked else ""
+        pinned = bool(text) and has_set_up_pins(text)
+        recovery.begin(project)
+        say(f"==> Should this update stop half-way: {recovery.restore_hint(project)}")
+        if pinned:
+            say("==> Taking the set-up's == pins out of the merge (in git's index only)")
+            stage(project, str(call_helper({"action": "hide", "pyproject": text})["pyproject"]))
+    except (UpdateRefused, tomllib.TOMLDecodeError, InvalidRequirement, OSError) as error:
+        recovery.end(project)
+        say(f"\n!!  Update not started: {error}")
+        return 1
     return 0
 
 

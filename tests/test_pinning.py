@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 SCRIPT = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
 spec = importlib.util.spec_from_file_location("setup_env", SCRIPT)
@@ -50,26 +52,88 @@ dependencies = [
     "numpy>=2",
     "xarray[io] ; python_version >= '3.11'",
     "not-locked-anywhere",
+    'pytest',
 ]
 
 [dependency-groups]
 dev = ["pytest", { include-group = "docs" }]
 docs = []
+
+[tool.uv]
+add-bounds = "exact"
 """
 
 
-def test_every_direct_dependency_is_pinned_to_the_lock() -> None:
+def dependencies(text: str) -> list[str]:
+    return tomllib.loads(text)["project"]["dependencies"]
+
+
+def test_bare_dependencies_are_pinned_to_the_lock() -> None:
     pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
     assert '"torch==2.13.0",  # the accelerator build comes from the index' in pinned
-    assert '"numpy==2.4.6"' in pinned
-    assert '"pytest==9.2.0"' in pinned
+    assert 'dev = ["pytest==9.2.0", { include-group = "docs" }]' in pinned
 
 
-def test_extras_and_markers_survive_pinning() -> None:
-    dependencies = tomllib.loads(setup_env.pin_pyproject(PYPROJECT, LOCK))["project"][
-        "dependencies"
-    ]
-    assert 'xarray[io]==2025.1.0; python_version >= "3.11"' in dependencies
+def test_pins_are_recorded_as_the_set_ups_own() -> None:
+    record = tomllib.loads(setup_env.pin_pyproject(PYPROJECT, LOCK))["tool"]["setup-env"]
+    assert record["pinned"] == {"pytest": "9.2.0", "torch": "2.13.0", "xarray": "2025.1.0"}
+
+
+def test_before_the_first_set_up_a_pin_is_yours() -> None:
+    fresh = PYPROJECT.replace('"numpy>=2"', '"numpy==2.2.0"')  # written before the set-up ran
+    assert "numpy==2.2.0" in dependencies(setup_env.pin_pyproject(fresh, LOCK))
+
+
+def test_a_range_of_yours_is_kept_as_written() -> None:
+    assert "numpy>=2" in dependencies(setup_env.pin_pyproject(PYPROJECT, LOCK))
+
+
+@pytest.mark.parametrize(
+    "yours",
+    [
+        pytest.param("numpy==2.3.0", id="pin-not-in-the-record"),
+        pytest.param("numpy==2.4.6", id="pin-uv-add-wrote"),
+        pytest.param("numpy>=2,<3", id="range"),
+        pytest.param("numpy~=2.4", id="compatible-release"),
+        pytest.param("numpy==2.*", id="wildcard"),
+    ],
+)
+def test_a_specifier_of_yours_is_never_rewritten(yours: str) -> None:
+    recorded = setup_env.pin_pyproject(PYPROJECT, LOCK)  # the record has no numpy
+    text = recorded.replace('"numpy>=2"', json.dumps(yours))
+    assert setup_env.pin_pyproject(text, LOCK) == text
+
+
+def test_a_pin_equal_to_the_record_is_moved_to_the_lock() -> None:
+    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    newer = pinned.replace("2025.1.0", "2024.6.0")  # pin and record both from an older lock
+    assert setup_env.pin_pyproject(newer, LOCK) == pinned
+
+
+def test_without_a_record_every_exact_pin_is_taken_as_the_set_ups() -> None:
+    """A project set up before pins were recorded: every dependency pinned, no record."""
+    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    legacy = setup_env.drop_record(pinned).replace('"numpy>=2"', '"numpy==2.2.0"')
+    legacy = legacy.replace('"not-locked-anywhere"', '"not-locked-anywhere==1.0"')
+    pinned = setup_env.pin_pyproject(legacy, LOCK)
+    assert "numpy==2.4.6" in dependencies(pinned)
+    assert tomllib.loads(pinned)["tool"]["setup-env"]["pinned"]["numpy"] == "2.4.6"
+
+
+def test_extras_markers_and_quotes_survive_pinning_character_for_character() -> None:
+    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    assert "\"xarray[io]==2025.1.0 ; python_version >= '3.11'\"," in pinned
+    assert "'pytest==9.2.0'," in pinned
+
+
+@pytest.mark.parametrize(
+    "requirement",
+    ["numpy", "xarray[io] ; python_version >= '3.11'", "Torch [opt,cu]", "a.b-c_d;os_name=='nt'"],
+)
+def test_a_pin_comes_off_exactly_as_it_went_on(requirement: str) -> None:
+    pinned = setup_env.with_pin(requirement, "1.0")
+    assert str(Requirement(pinned).specifier) == "==1.0"
+    assert setup_env.without_pin(pinned) == requirement
 
 
 def test_local_label_is_dropped_so_one_pin_fits_every_platform() -> None:
@@ -87,6 +151,89 @@ def test_pinning_twice_changes_nothing() -> None:
     assert setup_env.pin_pyproject(once, LOCK) == once
 
 
+def test_the_record_comes_off_leaving_the_file_as_it_was() -> None:
+    once = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    assert setup_env.drop_record(once) == setup_env.drop_record(setup_env.write_record(once, {}))
+    assert "[tool.setup-env" not in setup_env.drop_record(once)
+    assert setup_env.drop_record(PYPROJECT) == PYPROJECT
+
+
 def test_two_locked_versions_cannot_be_pinned() -> None:
     with pytest.raises(setup_env.StepFailed, match="several versions"):
         setup_env.pinned("numpy", {"numpy": {"2.2.6", "2.4.6"}})
+
+
+# ── upgrade: what moves and what holds ────────────────────────────────────
+
+TORCH_SOURCES = """
+[tool.uv.sources]
+torch = [
+    { index = "pytorch-cu130", marker = "sys_platform == 'linux'" },
+    { index = "pytorch-cpu", marker = "sys_platform != 'linux'" },
+]
+torchvision = [
+    { index = "pytorch-cu130", marker = "sys_platform == 'linux'" },
+    { index = "pytorch-cpu", marker = "sys_platform != 'linux'" },
+]
+triton-rocm = [{ index = "pytorch-cu130" }]
+"""
+
+
+@pytest.fixture
+def pinned_project() -> str:
+    """Set up (torch, torchvision, xarray, pytest pinned), then `uv add rich==13.0.0`."""
+    text = PYPROJECT.replace('    "not-locked-anywhere",\n', '    "torchvision",\n')
+    lock = LOCK + '\n[[package]]\nname = "torchvision"\nversion = "0.28.0"\n'
+    pinned = setup_env.pin_pyproject(text, lock)
+    return pinned.replace(
+        '    "torchvision==0.28.0",\n', '    "torchvision==0.28.0",\n    "rich==13.0.0",\n'
+    )
+
+
+def test_upgrade_of_everything_takes_the_set_ups_pins_off_and_holds_yours(
+    pinned_project: str,
+) -> None:
+    plan = setup_env.upgrade_plan(pinned_project, [])
+    assert plan.packages == ()  # uv lock --upgrade
+    assert dependencies(plan.pyproject)[:3] == [
+        "torch",
+        "numpy>=2",
+        "xarray[io] ; python_version >= '3.11'",
+    ]
+    assert plan.held == {"rich": "rich==13.0.0"}
+
+
+def test_upgrade_of_one_package_takes_only_its_pin_off(pinned_project: str) -> None:
+    plan = setup_env.upgrade_plan(pinned_project, ["XArray"])
+    assert plan.packages == ("xarray",)
+    assert "xarray[io] ; python_version >= '3.11'" in dependencies(plan.pyproject)
+    assert "torch==2.13.0" in dependencies(plan.pyproject)
+
+
+def test_upgrade_of_torch_moves_the_packages_of_its_index_together(pinned_project: str) -> None:
+    plan = setup_env.upgrade_plan(pinned_project + TORCH_SOURCES, ["torch"])
+    assert plan.packages == ("torch", "torchvision", "triton-rocm")
+    assert {"torch", "torchvision"} <= set(dependencies(plan.pyproject))
+
+
+def test_naming_a_package_you_pinned_moves_it(pinned_project: str) -> None:
+    plan = setup_env.upgrade_plan(pinned_project, ["rich"])
+    assert "rich" in dependencies(plan.pyproject) and plan.held == {}
+
+
+def test_upgrade_of_an_unknown_package_is_refused(pinned_project: str) -> None:
+    with pytest.raises(setup_env.StepFailed, match="not a direct dependency"):
+        setup_env.upgrade_plan(pinned_project, ["scipy"])
+
+
+def test_upgrade_reports_old_new_and_held() -> None:
+    lines = setup_env.moves(
+        {"numpy": "2.2.0", "rich": "13.0.0", "pytest": "9.2.0"},
+        {"numpy": "2.4.6", "rich": "13.0.0", "pytest": "9.2.0"},
+        {"rich": "rich==13.0.0"},
+    )
+    assert lines == [
+        "    numpy   2.2.0 → 2.4.6",
+        "    rich    13.0.0  held by your pin (rich==13.0.0)",
+        "    pytest  9.2.0  unchanged (the newest its constraints allow)",
+    ]

@@ -1,76 +1,235 @@
-"""The pieces `copier update` runs in a project: pins hidden from the merge, answers renamed,
-conflicts found. The whole update is tested in test_update.py."""
+"""The pieces `copier update` runs in a project: the set-up's pins hidden from the merge and put
+back, dependency lists merged one dependency at a time, staging in a sub-project, the restore
+command at an unfinished update, answers renamed, conflicts found. The whole update is tested
+in test_update*.py."""
 
 from __future__ import annotations
 
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, git
+from conftest import TEMPLATE, git, run
 
 # Copier runs tasks/*.py as scripts, which import their siblings by name.
 sys.path.insert(0, str(TEMPLATE / "tasks"))
+import dependency_merge  # run by the tasks through `uv run --script`; tomlkit is here too
+import recovery
 from conflicts import conflicted_files
 from post_update import remove_stale_locks
-from pre_update import unpin_pyproject, unpinned
+from pre_update import UpdateRefused, check_clean, stage
 from rename_answer import rename_answer
 
-
-@pytest.mark.parametrize(
-    ("requirement", "expected"),
-    [
-        pytest.param("numpy==2.4.6", "numpy", id="pin"),
-        pytest.param("Torch[opt]==2.13.0", "Torch[opt]", id="extras"),
-        pytest.param(
-            "torch==2.13.0; sys_platform == 'linux'", 'torch; sys_platform == "linux"', id="marker"
-        ),
-        pytest.param("numpy>=2", "numpy>=2", id="floor-kept"),
-        pytest.param("numpy==2.*", "numpy==2.*", id="wildcard-kept"),
-        pytest.param("numpy==2.4.6,!=2.4.5", "numpy==2.4.6,!=2.4.5", id="two-specifiers-kept"),
-        pytest.param(
-            "pkg @ https://example.org/pkg-1.0.whl",
-            "pkg @ https://example.org/pkg-1.0.whl",
-            id="url-kept",
-        ),
-    ],
-)
-def test_unpinned_drops_only_one_exact_pin(requirement: str, expected: str) -> None:
-    assert unpinned(requirement) == expected
+setup_env = dependency_merge.setup_env
 
 
-PYPROJECT = """\
+# ── Hiding the set-up's pins from the merge, and putting them back ────────
+
+SET_UP = """\
 [project]
 name = "demo"
 # Pinned to uv.lock.
 dependencies = [
-    "numpy==2.4.6",
+    "numpy",
     "einops>=0.8",
+    "rich==14.0.0",
+    "scipy ; sys_platform == 'linux'",
 ]
 
 [project.optional-dependencies]
-plots = ['matplotlib==3.10.0']
+plots = ['matplotlib']
 
 [dependency-groups]
 dev = [
-    "pytest==9.2.0",
+    "pytest",
     { include-group = "lint" },
 ]
-lint = ["ruff==0.17.5"]
+lint = ["ruff"]
 
 [tool.demo]
-note = "numpy==2.4.6 stays pinned here: not a dependency"
+note = "numpy==2.4.6"
 """
+LOCK = "".join(
+    f'[[package]]\nname = "{name}"\nversion = "{version}"\n\n'
+    for name, version in [
+        ("numpy", "2.4.6"),
+        ("einops", "0.8.1"),
+        ("rich", "14.0.0"),
+        ("scipy", "1.16.0"),
+        ("matplotlib", "3.10.0"),
+        ("pytest", "9.2.0"),
+        ("ruff", "0.17.5"),
+    ]
+)
 
 
-def test_unpin_pyproject_changes_the_dependency_strings_and_nothing_else() -> None:
-    expected = (
-        PYPROJECT.replace('"numpy==2.4.6",', '"numpy",')
-        .replace("'matplotlib==3.10.0'", "'matplotlib'")
-        .replace('"pytest==9.2.0"', '"pytest"')
-        .replace('"ruff==0.17.5"', '"ruff"')
+@pytest.fixture
+def set_up() -> str:
+    """SET_UP as the set-up leaves it: bare dependencies pinned and recorded."""
+    return setup_env.pin_pyproject(SET_UP, LOCK)
+
+
+def test_hiding_takes_off_exactly_the_set_ups_pins_and_record(set_up: str) -> None:
+    assert dependency_merge.hide(set_up) == SET_UP
+
+
+def test_hiding_keeps_your_pin_even_at_the_recorded_version(set_up: str) -> None:
+    yours = set_up.replace('"einops>=0.8"', '"einops==0.8.1"')  # not in the record
+    assert '"einops==0.8.1"' in dependency_merge.hide(yours)
+
+
+def test_hiding_without_a_record_takes_off_every_exact_pin(set_up: str) -> None:
+    legacy = setup_env.drop_record(set_up)  # as the set-up left it before pins were recorded
+    assert dependency_merge.hide(legacy) == SET_UP.replace('"rich==14.0.0"', '"rich"')
+
+
+def test_before_the_first_set_up_no_pin_is_the_set_ups() -> None:
+    assert dependency_merge.hide(SET_UP) == SET_UP
+
+
+def test_restoring_after_an_unchanged_merge_gives_the_file_back(set_up: str) -> None:
+    restored = dependency_merge.restore(dependency_merge.hide(set_up), set_up)
+    assert restored.pinned == set_up
+    assert not restored.relock
+
+
+def test_restoring_after_a_new_dependency_asks_for_a_re_lock(set_up: str) -> None:
+    merged = dependency_merge.hide(set_up).replace(
+        '"rich==14.0.0",', '"rich==14.0.0",\n    "tqdm",'
     )
-    assert unpin_pyproject(PYPROJECT) == expected
+    restored = dependency_merge.restore(merged, set_up)
+    assert restored.relock
+    assert '"numpy",' in restored.bare and '"tqdm",' in restored.bare  # for the set-up to pin
+    assert tomllib.loads(restored.bare)["tool"]["setup-env"]["pinned"]["numpy"] == "2.4.6"
+
+
+# ── Merging dependency lists, one dependency at a time ─────────────────────
+
+
+@pytest.mark.parametrize(
+    ("base", "ours", "theirs", "merged"),
+    [
+        pytest.param(["a"], ["a", "r==1"], ["a", "t"], ["a", "r==1", "t"], id="both-add"),
+        pytest.param(["a", "b"], ["a==1", "b"], ["a", "b", "c"], ["a==1", "b", "c"], id="pin-kept"),
+        pytest.param(["a", "b"], ["a", "b"], ["b"], ["b"], id="template-drops"),
+        pytest.param(["a", "b"], ["b"], ["a", "b", "c"], ["b", "c"], id="you-drop"),
+        pytest.param(["a"], ["a>=1,<2"], ["a", "z"], ["a>=1,<2", "z"], id="range-kept"),
+        pytest.param(
+            ["a"], ["a; os_name == 'nt'"], ["a", "b"], ["a; os_name == 'nt'", "b"], id="marker"
+        ),
+        pytest.param(["b"], ["b", "z==1"], ["a", "b"], ["a", "b", "z==1"], id="sorted-insert"),
+        pytest.param(["a"], ["a", "t"], ["a", "t"], ["a", "t"], id="same-addition"),
+    ],
+)
+def test_lists_merge_per_dependency(
+    base: list[str], ours: list[str], theirs: list[str], merged: list[str]
+) -> None:
+    entries = dependency_merge.merge_entries(base, ours, theirs)
+    assert entries is not None
+    assert not any(entry.conflict for entry in entries)
+    assert [entry.ours for entry in entries] == merged
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        pytest.param(["a==1"], ["a>=2"], id="both-change"),
+        pytest.param(["a==1"], [], id="you-pin-template-drops"),
+        pytest.param([], ["a[x]"], id="you-drop-template-changes"),
+    ],
+)
+def test_a_dependency_both_sides_changed_is_a_conflict(ours: list[str], theirs: list[str]) -> None:
+    entries = dependency_merge.merge_entries(["a"], ours, theirs)
+    assert entries is not None
+    (entry,) = entries
+    assert entry.conflict
+    assert (entry.ours, entry.theirs) == ((ours or [None])[0], (theirs or [None])[0])
+
+
+BASE = SET_UP.replace('    "rich==14.0.0",\n', "").replace('    "einops>=0.8",\n', "")
+THEIRS = BASE.replace("# Pinned to uv.lock.", "# Pinned == to uv.lock.").replace(
+    '    "numpy",\n', '    "numpy",\n    "tqdm",\n'
+)
+
+
+def merge_file(merged: dict[str, str], tmp_path: Path) -> tuple[int, str]:
+    for side in ("ours", "base", "theirs"):
+        (tmp_path / side).write_text(merged[side])
+    result = run(["git", "merge-file", "-p", "ours", "base", "theirs"], tmp_path)
+    return result.returncode, result.stdout
+
+
+def test_merged_lists_leave_git_merge_file_no_conflict(tmp_path: Path) -> None:
+    merged = dependency_merge.merge(BASE, SET_UP, THEIRS)
+    assert merged["conflicts"] == []
+    expected = SET_UP.replace("# Pinned to uv.lock.", "# Pinned == to uv.lock.")
+    expected = expected.replace("'linux'\",\n", '\'linux\'",\n    "tqdm",\n')  # name order
+    assert merge_file(merged, tmp_path) == (0, expected)
+
+
+def test_a_real_conflict_is_marked_on_its_own_line(tmp_path: Path) -> None:
+    ours = SET_UP.replace('    "numpy",\n', '    "numpy==2.3.0",\n')
+    theirs = THEIRS.replace('    "numpy",\n', '    "numpy>=2.4",\n')
+    merged = dependency_merge.merge(BASE, ours, theirs)
+    assert merged["conflicts"] == ["project.dependencies: numpy"]
+    conflicts, text = merge_file(merged, tmp_path)
+    assert conflicts == 1
+    assert '<<<<<<< ours\n    "numpy==2.3.0",\n=======\n    "numpy>=2.4",\n>>>>>>> theirs\n' in text
+    assert '    "tqdm",\n' in text and "# Pinned == to uv.lock." in text
+
+
+# ── Staging in the project's own folder ────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    "root_pyproject", [True, False], ids=["root-pyproject", "no-root-pyproject"]
+)
+def test_staging_in_a_sub_project_touches_only_its_pyproject(
+    tmp_path: Path, root_pyproject: bool
+) -> None:
+    git("init", "-q", cwd=tmp_path)
+    sub = tmp_path / "projects" / "sub"
+    sub.mkdir(parents=True)
+    (sub / "pyproject.toml").write_text(SET_UP)
+    if root_pyproject:
+        (tmp_path / "pyproject.toml").write_text("[project]\nname = 'lab'\n")
+    git("add", "--all", cwd=tmp_path)
+    git("commit", "-qm", "lab", cwd=tmp_path)
+    root_index = git("ls-files", "--stage", "pyproject.toml", cwd=tmp_path)
+
+    stage(sub, "staged\n")
+
+    assert git("show", ":projects/sub/pyproject.toml", cwd=tmp_path) == "staged\n"
+    assert git("ls-files", "--stage", "pyproject.toml", cwd=tmp_path) == root_index
+    assert (sub / "pyproject.toml").read_text() == SET_UP  # the working tree is left alone
+
+
+def test_an_untracked_file_stops_the_update_before_it_starts(tmp_path: Path) -> None:
+    git("init", "-q", cwd=tmp_path)
+    (tmp_path / "notes.txt").write_text("not committed\n")
+    with pytest.raises(UpdateRefused, match=r"notes\.txt"):
+        check_clean(tmp_path)
+
+
+def test_an_unfinished_update_is_reported_at_exit(tmp_path: Path) -> None:
+    git("init", "-q", cwd=tmp_path)
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import recovery; from pathlib import Path;"
+        "recovery.watch(Path.cwd()); recovery.begin(Path.cwd())"
+    )
+    result = run([sys.executable, "-c", script, str(TEMPLATE / "tasks")], tmp_path)
+    assert f"run in {tmp_path}:\n        {recovery.RESTORE}" in result.stderr
+
+
+def test_a_finished_update_is_not_reported(tmp_path: Path) -> None:
+    git("init", "-q", cwd=tmp_path)
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import recovery; from pathlib import Path;"
+        "recovery.watch(Path.cwd()); recovery.begin(Path.cwd()); recovery.end(Path.cwd())"
+    )
+    result = run([sys.executable, "-c", script, str(TEMPLATE / "tasks")], tmp_path)
+    assert result.stderr == ""
 
 
 @pytest.mark.parametrize(

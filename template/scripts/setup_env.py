@@ -4,33 +4,39 @@
 # ///
 """Set up this project's environment: lock, pin direct dependencies to the lock, sync, check.
 
-    uv run scripts/setup_env.py               # every step; safe to run again
-    uv run scripts/setup_env.py --from sync   # resume from one step
+    uv run scripts/setup_env.py                  # every step; safe to run again
+    uv run scripts/setup_env.py --from sync      # resume from one step
+    uv run scripts/setup_env.py upgrade [NAME]   # newest versions allowed; re-pin, sync, check
 
-Pinning writes `==<locked version>` for every direct dependency in pyproject.toml (project
-dependencies, optional dependencies and dependency groups), so the file itself says which
-versions the results were produced with; uv.lock then pins everything else.
+Pinning writes `==<locked version>` for each direct dependency written without a version
+(project dependencies, optional dependencies and dependency groups) and records those pins
+in [tool.setup-env.pinned], so the file itself says which versions the results were produced
+with; uv.lock then pins everything else. A range or pin you wrote yourself stays as written.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import tomllib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 from dotenv import dotenv_values
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from tomlkit.items import StringType
 
 PROJECT = Path(__file__).resolve().parent.parent
 RESUME = "uv run scripts/setup_env.py --from {step}"
@@ -42,6 +48,103 @@ class StepFailed(Exception):
 
 
 # ── Pinning ────────────────────────────────────────────────────────────────
+#
+# The set-up pins each dependency written without a version (`numpy`) to `==` the locked
+# version, and records every pin it writes in pyproject.toml, [tool.setup-env.pinned]. A pin
+# equal to its record is the set-up's own: `upgrade` moves it, and after `copier update` the
+# set-up pins it again. Any other specifier (a range, your own pin, a pin `uv add` wrote) is
+# yours: kept as written and only reported.
+
+RECORD_HEADER = "[tool.setup-env.pinned]"
+RECORD_COMMENT = (
+    "# Written by scripts/setup_env.py: the == pins it set above, equal to uv.lock. It moves\n"
+    "# these (`uv run scripts/setup_env.py upgrade`); a pin or range not listed is yours.\n"
+)
+# A requirement string cut where its version specifier sits: the name with its extras, the
+# specifier (empty when there is none), and the rest (spaces, `; marker`).
+_PARTS = re.compile(
+    r"(?P<head>\s*[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\s*\[[^\]]*\])?)"
+    r"(?P<specifier>[^;@]*?)(?P<tail>\s*(?:;.*)?)",
+    re.DOTALL,
+)
+
+
+def requirement_parts(requirement: str) -> tuple[str, str, str] | None:
+    """(name and extras, version specifier, marker part); None for a URL requirement."""
+    match = _PARTS.fullmatch(requirement)
+    if match is None or Requirement(requirement).url:
+        return None
+    return match["head"], match["specifier"], match["tail"]
+
+
+def with_pin(requirement: str, version: str) -> str:
+    """`requirement` with its specifier replaced by `==version`, every other character kept."""
+    parts = requirement_parts(requirement)
+    return requirement if parts is None else f"{parts[0]}=={version}{parts[2]}"
+
+
+def without_pin(requirement: str) -> str:
+    """`requirement` with its version specifier removed, every other character kept."""
+    parts = requirement_parts(requirement)
+    return requirement if parts is None else parts[0] + parts[2]
+
+
+def record_in(document: Mapping[str, Any]) -> dict[str, str] | None:
+    """The set-up's recorded pins (canonical name -> version); None where none was written."""
+    record = document.get("tool", {}).get("setup-env", {}).get("pinned")
+    if record is None:
+        return None
+    return {canonicalize_name(name): str(version) for name, version in record.items()}
+
+
+def set_up_pins(document: Mapping[str, Any]) -> dict[str, str] | None:
+    """The record of the set-up's pins; None for a project set up before pins were recorded.
+
+    Such a project has no record and no dependency without a version (the set-up then pinned
+    them all); every exact pin in it counts as the set-up's. A project not set up yet has
+    bare dependencies and no record: nothing in it is the set-up's.
+    """
+    record = record_in(document)
+    if record is not None:
+        return record
+    parsed = [Requirement(item) for item in requirements_in(document)]
+    return {} if any(not (r.specifier or r.url) for r in parsed) else None
+
+
+def owner(requirement: str, record: dict[str, str] | None) -> str:
+    """Whose version specifier this is: "bare" (none), "set-up" (its recorded pin) or "yours".
+
+    `record` comes from set_up_pins(); None counts every exact pin as the set-up's.
+    """
+    parsed = Requirement(requirement)
+    specifiers = list(parsed.specifier)
+    if parsed.url:
+        return "yours"
+    if not specifiers:
+        return "bare"
+    (only, *others) = specifiers
+    if others or only.operator != "==" or only.version.endswith("*"):
+        return "yours"
+    if record is None:
+        return "set-up"
+    recorded = record.get(canonicalize_name(parsed.name))
+    if recorded is not None and Version(recorded) == Version(only.version):
+        return "set-up"
+    return "yours"
+
+
+def dependency_arrays(document: Mapping[str, Any]) -> Iterator[Any]:
+    """The lists that hold direct dependencies: the project's, its extras', its groups'."""
+    project = document.get("project", {})
+    if "dependencies" in project:
+        yield project["dependencies"]
+    yield from project.get("optional-dependencies", {}).values()
+    yield from document.get("dependency-groups", {}).values()
+
+
+def requirements_in(document: Mapping[str, Any]) -> Iterator[str]:
+    for array in dependency_arrays(document):
+        yield from (item for item in array if isinstance(item, str))
 
 
 def locked_versions(lock_text: str) -> dict[str, set[str]]:
@@ -53,47 +156,82 @@ def locked_versions(lock_text: str) -> dict[str, set[str]]:
     return versions
 
 
-def pinned(requirement: str, locked: dict[str, set[str]]) -> str:
-    """`requirement` with its specifier replaced by `==` the locked version.
+def locked_version(requirement: str, locked: dict[str, set[str]]) -> str | None:
+    """The one version uv.lock holds for this requirement, None if it holds none.
 
     The local label is dropped (torch 2.13.0+cpu is pinned as ==2.13.0, which PEP 440
     matches with the +cpu and plain builds alike), so one pin serves every platform.
     """
-    parsed = Requirement(requirement)
-    if parsed.url:
-        return requirement
-    versions = {Version(v).public for v in locked.get(canonicalize_name(parsed.name), ())}
-    if not versions:
-        return requirement  # not installed on any platform the lock covers
+    name = Requirement(requirement).name
+    versions = {Version(v).public for v in locked.get(canonicalize_name(name), ())}
     if len(versions) > 1:
         raise StepFailed(
-            f"{parsed.name} is locked at several versions ({', '.join(sorted(versions))}), "
+            f"{name} is locked at several versions ({', '.join(sorted(versions))}), "
             "so one == pin cannot match them all. Constrain it in pyproject.toml "
             "(e.g. with a marker per platform) and run this script again."
         )
-    extras = f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else ""
-    marker = f"; {parsed.marker}" if parsed.marker else ""
-    return f"{parsed.name}{extras}=={versions.pop()}{marker}"
+    return versions.pop() if versions else None
 
 
-def _pin_array(array: Iterable[object], locked: dict[str, set[str]]) -> None:
-    items = list(array)
-    for index, item in enumerate(items):
-        if isinstance(item, str):  # not {include-group = "..."}
-            array[index] = pinned(item, locked)  # type: ignore[index]
+def pinned(requirement: str, locked: dict[str, set[str]]) -> str:
+    """`requirement` pinned `==` to its locked version (unchanged when uv.lock lacks it)."""
+    version = None if Requirement(requirement).url else locked_version(requirement, locked)
+    return requirement if version is None else with_pin(requirement, version)
+
+
+def _replace(array: Any, index: int, text: str) -> None:
+    """Put `text` at `index` of a tomlkit array, in the quotes the old item used."""
+    literal = array[index].type in (StringType.SLL, StringType.MLL) and "'" not in text
+    array[index] = tomlkit.string(text, literal=literal)
+
+
+def drop_record(text: str) -> str:
+    """pyproject.toml text without the record of the set-up's pins (unchanged if it has none)."""
+    document = tomlkit.parse(text)
+    if record_in(document) is None:
+        return text
+    setup = document["tool"]["setup-env"]
+    if list(setup) == ["pinned"]:
+        del document["tool"]["setup-env"]
+    else:
+        del setup["pinned"]
+    return tomlkit.dumps(document).rstrip("\n") + "\n"
+
+
+def write_record(text: str, record: dict[str, str]) -> str:
+    """pyproject.toml text with `record` as the set-up's record of pins, at the end."""
+    lines = "".join(f"{name} = {json.dumps(record[name])}\n" for name in sorted(record))
+    return f"{drop_record(text).rstrip(chr(10))}\n\n{RECORD_HEADER}\n{RECORD_COMMENT}{lines}"
 
 
 def pin_pyproject(pyproject_text: str, lock_text: str) -> str:
-    """pyproject.toml with every direct dependency pinned to uv.lock, formatting kept."""
+    """Pin the bare and set-up-pinned dependencies to uv.lock and record the pins.
+
+    Formatting, comments and every specifier of yours are kept character for character.
+    """
     locked = locked_versions(lock_text)
     document = tomlkit.parse(pyproject_text)
-    project = document.get("project", {})
-    _pin_array(project.get("dependencies", []), locked)
-    for extra in project.get("optional-dependencies", {}).values():
-        _pin_array(extra, locked)
-    for group in document.get("dependency-groups", {}).values():
-        _pin_array(group, locked)
-    return str(tomlkit.dumps(document))
+    record = set_up_pins(document)
+    pins: dict[str, str] = {}
+    for array in dependency_arrays(document):
+        for index, item in enumerate(list(array)):
+            if not isinstance(item, str) or owner(item, record) == "yours":
+                continue
+            name = canonicalize_name(Requirement(item).name)
+            version = locked_version(item, locked)
+            if version is not None:
+                _replace(array, index, with_pin(item, version))
+                pins[name] = version
+            elif owner(item, record) == "set-up":  # not locked on any platform: kept
+                pins[name] = str(next(iter(Requirement(item).specifier)).version)
+    return write_record(tomlkit.dumps(document), pins)
+
+
+def yours(pyproject_text: str) -> list[str]:
+    """The dependencies whose specifier is yours, as written."""
+    document = tomllib.loads(pyproject_text)
+    record = set_up_pins(document)
+    return [item for item in requirements_in(document) if owner(item, record) == "yours"]
 
 
 # ── Steps ──────────────────────────────────────────────────────────────────
@@ -156,9 +294,15 @@ def lock() -> None:
 def pin() -> None:
     pyproject = PROJECT / "pyproject.toml"
     before = pyproject.read_text(encoding="utf-8")
+    locked = locked_versions((PROJECT / "uv.lock").read_text(encoding="utf-8"))
+    if set_up_pins(tomllib.loads(before)) is None:
+        print("    set up before pins were recorded: every == pin is taken as the set-up's.")
     after = pin_pyproject(before, (PROJECT / "uv.lock").read_text(encoding="utf-8"))
+    for requirement in yours(after):
+        version = locked_version(requirement, locked) or "not locked"
+        print(f"    {requirement}: yours, kept as written (locked: {version}).")
     if after == before:
-        print("    every direct dependency already equals the lock.")
+        print("    every pin of the set-up already equals the lock.")
         return
     pyproject.write_text(after, encoding="utf-8")
     record_pins()
@@ -259,12 +403,8 @@ STEPS = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--from", dest="start", choices=[s.name for s in STEPS], default="env")
-    args = parser.parse_args(argv)
-    names = [s.name for s in STEPS]
-    todo = STEPS[names.index(args.start) :]
+def run_steps(todo: Sequence[Step], *, resumable: bool = True) -> bool:
+    """Run the steps in order; at a failure, say which step, why and what to try."""
     for number, step in enumerate(todo, start=1):
         print(f"==> [{number}/{len(todo)}] {step.title}", flush=True)
         try:
@@ -272,8 +412,189 @@ def main(argv: list[str] | None = None) -> int:
         except (StepFailed, OSError) as error:
             print(f"\n!!  Set-up failed at step '{step.name}': {error}", file=sys.stderr)
             print(f"    What to try: {step.hint}", file=sys.stderr)
-            print(f"    Then resume with: {RESUME.format(step=step.name)}", file=sys.stderr)
+            if resumable:
+                print(f"    Then resume with: {RESUME.format(step=step.name)}", file=sys.stderr)
+            return False
+        except KeyboardInterrupt:
+            print(f"\n!!  Interrupted at step '{step.name}'.", file=sys.stderr)
+            if resumable:
+                print(f"    Resume with: {RESUME.format(step=step.name)}", file=sys.stderr)
+            raise
+    return True
+
+
+def steps_from(name: str) -> tuple[Step, ...]:
+    return STEPS[[s.name for s in STEPS].index(name) :]
+
+
+# ── Upgrade ────────────────────────────────────────────────────────────────
+#
+#     uv run scripts/setup_env.py upgrade                 # every dependency the set-up pinned
+#     uv run scripts/setup_env.py upgrade numpy scipy     # just these (and what moves with them)
+#
+# Moves the named (or all) direct dependencies to the newest versions their constraints allow,
+# then pins, installs and checks as the set-up does. Your ranges are respected (uv moves within
+# them); your own pins hold, unless you name the package, which hands its pin to the set-up.
+# Any failure puts pyproject.toml and uv.lock back as they were and re-installs them.
+
+
+def index_families(document: Mapping[str, Any]) -> list[set[str]]:
+    """Packages taken from the same index ([tool.uv.sources]), which must move together.
+
+    PyTorch's packages (torch, torchvision, torchaudio, triton-rocm) come from one index and
+    require each other at exact versions: one cannot move without the others.
+    """
+    sources = document.get("tool", {}).get("uv", {}).get("sources", {})
+    by_index: dict[str, set[str]] = defaultdict(set)
+    for name, entries in sources.items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if "index" in entry:
+                by_index[entry["index"]].add(canonicalize_name(name))
+    families: list[set[str]] = []
+    for members in by_index.values():
+        joined = [family for family in families if family & members]
+        families = [family for family in families if not family & members]
+        families.append(set(members).union(*joined))
+    return families
+
+
+@dataclass(frozen=True)
+class UpgradePlan:
+    pyproject: str  # pyproject.toml with the pins that move taken off
+    packages: tuple[str, ...]  # what uv may move; empty: everything
+    held: dict[str, str]  # package -> your pin that holds it
+
+
+def upgrade_plan(pyproject_text: str, names: Sequence[str]) -> UpgradePlan:
+    document = tomlkit.parse(pyproject_text)
+    record = set_up_pins(document)
+    direct = {canonicalize_name(Requirement(item).name) for item in requirements_in(document)}
+    named = {canonicalize_name(name) for name in names}
+    if unknown := sorted(named - direct):
+        raise StepFailed(
+            f"{', '.join(unknown)}: not a direct dependency of this project. "
+            "Add it with `uv add NAME` first, or check the spelling in pyproject.toml."
+        )
+    moving = set(named)
+    for family in index_families(document):
+        if moving & family:
+            moving |= family
+    held: dict[str, str] = {}
+    for array in dependency_arrays(document):
+        for index, item in enumerate(list(array)):
+            if not isinstance(item, str):
+                continue
+            name = canonicalize_name(Requirement(item).name)
+            if named and name not in moving:
+                continue
+            kind = owner(item, record)
+            exact = kind != "bare" and str(Requirement(item).specifier).startswith("==")
+            if kind == "set-up" or (kind == "yours" and exact and name in named):
+                _replace(array, index, without_pin(item))
+            elif kind == "yours" and exact:
+                held[name] = item
+    return UpgradePlan(tomlkit.dumps(document), tuple(sorted(moving)), held)
+
+
+def direct_versions(pyproject_text: str, lock_text: str) -> dict[str, str]:
+    """Direct dependency -> its version in uv.lock (several joined by ' / ')."""
+    locked = locked_versions(lock_text)
+    document = tomllib.loads(pyproject_text)
+    names = {canonicalize_name(Requirement(item).name) for item in requirements_in(document)}
+    return {
+        name: " / ".join(sorted({Version(v).public for v in locked[name]}, key=Version))
+        for name in sorted(names)
+        if name in locked
+    }
+
+
+def moves(before: dict[str, str], after: dict[str, str], held: dict[str, str]) -> list[str]:
+    """One line per direct dependency: old -> new, unchanged, or held by your pin."""
+    width = max((len(name) for name in after), default=0)
+    lines = []
+    for name, new in after.items():
+        old = before.get(name)
+        if name in held:
+            state = f"{new}  held by your pin ({held[name]})"
+        elif old is None:
+            state = f"{new}  (new)"
+        elif old != new:
+            state = f"{old} → {new}"
+        else:
+            state = f"{new}  unchanged (the newest its constraints allow)"
+        lines.append(f"    {name.ljust(width)}  {state}")
+    return lines
+
+
+def upgrade(names: Sequence[str]) -> int:
+    pyproject, lockfile = PROJECT / "pyproject.toml", PROJECT / "uv.lock"
+    if not lockfile.is_file():
+        print("!!  No uv.lock yet: run `uv run scripts/setup_env.py` first.", file=sys.stderr)
+        return 1
+    saved = {path: path.read_bytes() for path in (pyproject, lockfile)}
+    text, lock_text = (saved[path].decode("utf-8") for path in (pyproject, lockfile))
+    before = direct_versions(text, lock_text)
+    try:
+        plan = upgrade_plan(text, names)
+    except StepFailed as error:
+        print(f"!!  Nothing upgraded: {error}", file=sys.stderr)
+        return 1
+    options = [f"--upgrade-package={name}" for name in plan.packages] or ["--upgrade"]
+    what = " ".join(plan.packages) or "every dependency"
+    relock = Step(
+        "upgrade",
+        f"Locking the newest versions the constraints allow ({what})",
+        lambda: run([uv(), "lock", *options]),
+        "Check the network; a resolver conflict names the requirement that holds it back.",
+    )
+    try:
+        pyproject.write_text(plan.pyproject, encoding="utf-8")
+        done = run_steps((relock, *steps_from("pin")), resumable=False)
+    except KeyboardInterrupt:
+        restore(saved)
+        print(
+            "\n!!  Upgrade interrupted: pyproject.toml and uv.lock are back as they were.\n"
+            "    Re-install them with: uv run scripts/setup_env.py --from sync",
+            file=sys.stderr,
+        )
+        return 130
+    if not done:
+        restore(saved)
+        print("    Upgrade undone: pyproject.toml and uv.lock are as they were.", file=sys.stderr)
+        print("==> Re-installing the previous environment", flush=True)
+        run_steps(steps_from("sync")[:1])
+        return 1
+    after = direct_versions(pyproject.read_text(encoding="utf-8"), lockfile.read_text("utf-8"))
+    print("==> Upgraded (old → new):", flush=True)
+    print("\n".join(moves(before, after, plan.held)), flush=True)
+    return 0
+
+
+def restore(saved: dict[Path, bytes]) -> None:
+    for path, content in saved.items():
+        path.write_bytes(content)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--from", dest="start", choices=[s.name for s in STEPS], default="env")
+    commands = parser.add_subparsers(dest="command", metavar="upgrade")
+    upgrading = commands.add_parser(
+        "upgrade", help="move dependencies to the newest versions their constraints allow"
+    )
+    upgrading.add_argument(
+        "packages", nargs="*", metavar="PACKAGE", help="only these (default: every dependency)"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "upgrade":
+        return upgrade(args.packages)
+    try:
+        if not run_steps(steps_from(args.start)):
             return 1
+    except KeyboardInterrupt:
+        return 130
     print("==> Environment ready: uv run pytest runs the tests.", flush=True)
     return 0
 
