@@ -1,10 +1,11 @@
 """`copier update` brings a template release in and takes nothing of the researcher's out.
 
-A clone of this template gets two releases: v0.1.0 (this working tree) and v0.2.0, which
-changes a README heading, adds a dependency, and renames the question `extra_dependencies`
-to `extra_requirements` with a migration. A project generated from v0.1.0 with a lab
-preset is edited like a researcher would (code, README, `uv add`, `.env`), committed, and
-updated to v0.2.0 through Copier's command line.
+A clone of this template gets three releases: v0.1.0 (this working tree); v0.2.0, which
+changes a README heading, adds a dependency (tqdm), and renames the question
+`extra_dependencies` to `extra_requirements` with a migration; and v0.2.1, which also drops
+numpy. A project generated from v0.1.0 with a lab preset is edited like a researcher would
+(code, README, `.env`, `uv add` of two packages, a deliberate pin, a range, a marker) and
+updated through Copier's command line.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from tasks.conflicts import conflicted_files
+from tasks.recovery import RESTORE
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update")]
 
@@ -57,7 +59,7 @@ def make_v020(clone: Path) -> None:
     edit(
         clone / "extensions" / "requirements.py",
         '"none": ("numpy", "python-dotenv"),',
-        '"none": ("numpy", "python-dotenv", "rich"),',
+        '"none": ("numpy", "python-dotenv", "tqdm"),',
     )
     sources = [clone / "copier.yml", *clone.glob("extensions/*.py"), *clone.rglob("template/**/*")]
     for path in sources:
@@ -66,12 +68,23 @@ def make_v020(clone: Path) -> None:
     edit(clone / "copier.yml", "_migrations:\n", MIGRATION)
 
 
+def make_v021(clone: Path) -> None:
+    """v0.2.0, and numpy is no longer a base dependency."""
+    edit(
+        clone / "extensions" / "requirements.py",
+        '"none": ("numpy", "python-dotenv", "tqdm"),',
+        '"none": ("python-dotenv", "tqdm"),',
+    )
+
+
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clone = template_clone(tmp_path_factory.mktemp("releases") / "template")
     release(clone, "v0.1.0")
     make_v020(clone)
     release(clone, "v0.2.0")
+    make_v021(clone)
+    release(clone, "v0.2.1")
     return clone
 
 
@@ -100,9 +113,12 @@ def generated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Environment ready" in result.stdout, result.stdout + result.stderr
-    git("add", "--all", cwd=root / "project")
-    git("commit", "-qm", "Generated from copier-research v0.1.0", cwd=root / "project")
     return root / "project"
+
+
+def test_copy_makes_the_first_commit(generated: Path) -> None:
+    assert git("log", "--format=%s", cwd=generated) == "Generated from copier-research v0.1.0\n"
+    assert git("status", "--porcelain", cwd=generated) == ""
 
 
 def user_copy(generated: Path, destination: Path) -> Path:
@@ -116,16 +132,23 @@ def update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return copier("update", "--trust", "--defaults", *args, cwd=project)
 
 
-def pins(project: Path) -> dict[str, str]:
-    """Direct dependencies of the project: canonical name -> the version it is pinned to."""
+def requirements(project: Path) -> list[str]:
     data = tomllib.loads((project / "pyproject.toml").read_text())
-    listed = data["project"]["dependencies"] + data["dependency-groups"]["dev"]
+    return data["project"]["dependencies"] + data["dependency-groups"]["dev"]
+
+
+def pins(project: Path) -> dict[str, str]:
+    """Direct dependencies pinned `==`: canonical name -> the version it is pinned to."""
     result = {}
-    for requirement in map(Requirement, listed):
-        (specifier,) = requirement.specifier
-        assert specifier.operator == "==", requirement
-        result[canonicalize_name(requirement.name)] = specifier.version
+    for requirement in map(Requirement, requirements(project)):
+        if str(requirement.specifier).startswith("=="):
+            result[canonicalize_name(requirement.name)] = str(requirement.specifier)[2:]
     return result
+
+
+def record(project: Path) -> dict[str, str]:
+    """The set-up's record of its own pins."""
+    return tomllib.loads((project / "pyproject.toml").read_text())["tool"]["setup-env"]["pinned"]
 
 
 def locked(project: Path) -> dict[str, str]:
@@ -139,6 +162,15 @@ def locked(project: Path) -> dict[str, str]:
 USER_MODULE = "def fold(sequence: str) -> str:\n    return sequence[::-1]\n"
 USER_README_SECTION = "\n## Results\n\nFolding works on 3 of 4 proteins.\n"
 USER_ENV_LINE = "DATA_DIR=/scratch/ada/folding\n"
+USER_PIN = "python-dotenv==1.1.0"  # deliberately old; the template does not touch it
+USER_RANGE = "pytest>=8,<10"
+USER_MARKER = "sys_platform != 'win32'"
+
+
+def add_marker(project: Path, name: str, marker: str) -> None:
+    pyproject = project / "pyproject.toml"
+    pinned = next(item for item in requirements(project) if item.startswith(f"{name}=="))
+    edit(pyproject, f'"{pinned}"', f'"{pinned}; {marker}"')
 
 
 @pytest.fixture(scope="module")
@@ -152,16 +184,25 @@ def before(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         readme.write(USER_README_SECTION)
     with (project / ".env").open("a") as env:
         env.write(USER_ENV_LINE)
-    added = run(["uv", "add", "einops"], project)
-    assert added.returncode == 0, added.stderr
+    # rich sorts next to the release's tqdm: a line merge would conflict there.
+    for added in (["einops", "rich"], [USER_PIN]):
+        result = run(["uv", "add", *added], project)
+        assert result.returncode == 0, result.stderr
+    edit(project / "pyproject.toml", f'"pytest=={pins(project)["pytest"]}"', f'"{USER_RANGE}"')
+    add_marker(project, "numpy", USER_MARKER)
+    assert run(["uv", "lock"], project).returncode == 0
     git("add", "--all", cwd=project)
-    git("commit", "-qm", "Analysis, results, einops", cwd=project)
+    git("commit", "-qm", "Analysis, results, einops, rich, a pin, a range, a marker", cwd=project)
     return project
 
 
 @pytest.fixture(scope="module")
 def snapshot(before: Path) -> dict[str, object]:
-    return {"pins": pins(before), "env": (before / ".env").read_bytes()}
+    return {
+        "pins": pins(before),
+        "env": (before / ".env").read_bytes(),
+        "requirements": requirements(before),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -200,24 +241,52 @@ def test_env_file_is_untouched(updated: tuple[Path, str], snapshot: dict[str, ob
     assert (project / ".env").read_bytes() == snapshot["env"]
 
 
-def test_added_dependency_stays_at_its_pin(
+def test_added_dependencies_stay_at_their_pins(
     updated: tuple[Path, str], snapshot: dict[str, object]
 ) -> None:
     project, _ = updated
-    assert pins(project)["einops"] == snapshot["pins"]["einops"]  # type: ignore[index]
+    for name in ("einops", "rich"):
+        assert pins(project)[name] == snapshot["pins"][name]  # type: ignore[index]
 
 
-def test_every_pin_of_before_is_unchanged(
+def test_deliberate_pin_is_kept(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert USER_PIN in requirements(project)
+
+
+def test_range_is_kept_as_written(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert USER_RANGE in requirements(project)
+
+
+def test_marker_is_kept(updated: tuple[Path, str], snapshot: dict[str, object]) -> None:
+    project, _ = updated
+    numpy = f"numpy=={snapshot['pins']['numpy']}; {USER_MARKER}"  # type: ignore[index]
+    assert numpy in requirements(project)
+
+
+def test_every_requirement_of_before_is_unchanged(
     updated: tuple[Path, str], snapshot: dict[str, object]
 ) -> None:
     project, _ = updated
-    now = pins(project)
-    assert {name: now[name] for name in snapshot["pins"]} == snapshot["pins"]  # type: ignore[attr-defined]
+    assert [r for r in requirements(project) if not r.startswith("tqdm")] == snapshot[
+        "requirements"
+    ]
 
 
 def test_new_template_dependency_arrives_pinned_to_the_lock(updated: tuple[Path, str]) -> None:
     project, _ = updated
-    assert pins(project)["rich"] == locked(project)["rich"]
+    assert pins(project)["tqdm"] == locked(project)["tqdm"]
+
+
+def test_every_pin_equals_the_lock(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert {name: locked(project)[name] for name in pins(project)} == pins(project)
+
+
+def test_record_lists_only_the_set_ups_pins(updated: tuple[Path, str]) -> None:
+    project, _ = updated
+    assert sorted(record(project)) == ["attrs", "mypy", "numpy", "ruff", "tqdm"]
 
 
 def test_lock_is_current(updated: tuple[Path, str]) -> None:
@@ -231,7 +300,7 @@ def test_migration_renames_the_answer(updated: tuple[Path, str]) -> None:
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["extra_requirements"] == "attrs"
     assert "extra_dependencies" not in answers
-    assert "attrs" in pins(project)  # the renamed answer still renders its dependency
+    assert "attrs" in record(project)  # the renamed answer still renders its dependency
     assert "Migration: answer 'extra_dependencies' is now called 'extra_requirements'" in output
 
 
@@ -264,12 +333,14 @@ def test_project_tests_pass_after_the_update(updated: tuple[Path, str]) -> None:
 
 @pytest.fixture(scope="module")
 def conflicted(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
+    """A README heading and a deliberate numpy pin of the user's; v0.2.1 changes both."""
     project = user_copy(generated, tmp_path_factory.mktemp("conflict") / "protein-folding")
     readme = project / "README.md"
     readme.write_text(readme.read_text().replace("## Layout\n", "## Where things are\n"))
-    git("commit", "-qam", "Rename a README section", cwd=project)
+    assert run(["uv", "add", "numpy==2.3.0"], project).returncode == 0
+    git("commit", "-qam", "Rename a README section; numpy 2.3.0 for the paper", cwd=project)
     lock = (project / "uv.lock").read_text()
-    result = update(project, "--vcs-ref", "v0.2.0")
+    result = update(project, "--vcs-ref", "v0.2.1")
     assert (project / "uv.lock").read_text() == lock, "re-locked on top of a conflict"
     return project, result.stdout + result.stderr, result.returncode
 
@@ -281,12 +352,42 @@ def test_conflict_is_marked_inline(conflicted: tuple[Path, str, int]) -> None:
     assert "## Project layout\n>>>>>>> after updating\n" in readme
 
 
-def test_conflict_fails_the_update_and_names_the_file(conflicted: tuple[Path, str, int]) -> None:
+def test_deliberate_pin_conflicts_when_the_release_changes_that_dependency(
+    conflicted: tuple[Path, str, int],
+) -> None:
+    project, _, _ = conflicted
+    pyproject = (project / "pyproject.toml").read_text()
+    ours_theirs = '<<<<<<< before updating\n    "numpy==2.3.0",\n=======\n>>>>>>> after updating\n'
+    assert ours_theirs in pyproject
+    assert pyproject.count("<<<<<<<") == 1  # the rest of the file merged
+
+
+def test_the_rest_of_pyproject_merges_around_the_conflict(
+    conflicted: tuple[Path, str, int],
+) -> None:
+    project, _, _ = conflicted
+    assert '    "tqdm",\n' in (project / "pyproject.toml").read_text()
+
+
+def test_conflict_fails_the_update_and_names_the_files(conflicted: tuple[Path, str, int]) -> None:
     project, output, returncode = conflicted
     assert returncode != 0
-    assert "The update conflicts with your changes in:\n    README.md\n" in output
+    assert (
+        "The update conflicts with your changes in:\n    README.md\n    pyproject.toml\n" in output
+    )
+    assert (
+        "Dependencies you and the new release both changed:\n        project.dependencies: numpy"
+        in output
+    )
     assert "uv run scripts/setup_env.py --from lock" in output
-    assert conflicted_files(project) == ["README.md"]
+    assert conflicted_files(project) == ["README.md", "pyproject.toml"]
+
+
+def test_conflict_message_names_the_command_that_gives_the_update_up(
+    conflicted: tuple[Path, str, int],
+) -> None:
+    project, output, _ = conflicted
+    assert f"in {project}:\n        {RESTORE}" in output
 
 
 def test_conflict_stops_before_relocking(conflicted: tuple[Path, str, int]) -> None:
@@ -303,8 +404,18 @@ def test_update_with_defaults_changes_nothing_in_an_unchanged_project(
     project = user_copy(generated, tmp_path / "protein-folding")
     result = update(project, "--vcs-ref", "v0.1.0")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Re-locking" in result.stdout
     assert git("status", "--porcelain", cwd=project) == ""
+
+
+def test_update_that_changes_no_dependency_skips_the_relock(
+    generated: Path, tmp_path: Path
+) -> None:
+    project = user_copy(generated, tmp_path / "protein-folding")
+    lock = (project / "uv.lock").read_bytes()
+    result = update(project, "--vcs-ref", "v0.1.0")
+    assert "Dependencies unchanged by the update" in result.stdout, result.stdout
+    assert "Re-locking" not in result.stdout
+    assert (project / "uv.lock").read_bytes() == lock
 
 
 def test_switching_to_pixi_leaves_nothing_of_the_uv_set_up(generated: Path, tmp_path: Path) -> None:
