@@ -7,6 +7,7 @@
     uv run fleet.py status ~/lab/*               # what each project needs
     uv run fleet.py update ~/lab/*               # update, re-lock and test each project
     uv run fleet.py update --json ~/lab/* > update.json
+    uv run fleet.py upgrade ~/lab/*              # newest dependency versions in each project
 
 Run it from a clone of the template. `status` reports, per project, the template version
 it is on and the newest one (`copier check-update`), a dirty working tree, conflicts an
@@ -14,7 +15,10 @@ update left unresolved, whether uv.lock is current (`uv lock --check`) and the s
 verdict. `update` runs `copier update --defaults` (which re-locks and re-installs the
 project), checks the lock and runs the project's tests, one project after another. It never
 touches a project with uncommitted changes or unresolved conflicts, goes on past a failure,
-and ends with a table. Progress goes to stderr; the table, or JSON with --json, to stdout.
+and ends with a table. `upgrade` runs each project's own `scripts/setup_env.py upgrade`
+(newest versions its constraints allow, re-pinned, installed and checked; undone on any
+failure) and reports what moved, from uv.lock before and after. Progress goes to stderr; the
+table, or JSON with --json, to stdout.
 """
 
 from __future__ import annotations
@@ -26,9 +30,13 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from packaging.requirements import Requirement  # Copier depends on it
+from packaging.utils import canonicalize_name
 
 from tasks.conflicts import conflicted_files  # this file's folder is on sys.path
 
@@ -50,6 +58,7 @@ class Report:
     result: str | None = None
     tests: str | None = None
     seconds: float | None = None
+    moved: dict[str, list[str]] = field(default_factory=dict)  # package -> [old, new]
     detail: str = ""
 
 
@@ -182,6 +191,70 @@ def update(project: Path, options: argparse.Namespace) -> Report:
     return report
 
 
+SETUP_SCRIPT = "scripts/setup_env.py"
+
+
+def direct_versions(project: Path) -> dict[str, str]:
+    """The project's direct dependencies and their versions in uv.lock."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    lock = tomllib.loads((project / "uv.lock").read_text(encoding="utf-8"))
+    metadata = pyproject.get("project", {})
+    lists = [metadata.get("dependencies", []), *metadata.get("optional-dependencies", {}).values()]
+    lists += pyproject.get("dependency-groups", {}).values()
+    names = {
+        canonicalize_name(Requirement(item).name)
+        for items in lists
+        for item in items
+        if isinstance(item, str)
+    }
+    versions: dict[str, set[str]] = {}
+    for package in lock.get("package", []):
+        name = canonicalize_name(package["name"])
+        if name in names and "version" in package:
+            versions.setdefault(name, set()).add(package["version"])
+    return {name: " / ".join(sorted(found)) for name, found in sorted(versions.items())}
+
+
+def upgrade(project: Path, options: argparse.Namespace) -> Report:
+    report = Report(str(project))
+    check_tree(project, report)
+    if report.conflicts:
+        report.result = "skipped: unresolved conflicts"
+        return report
+    if report.dirty:
+        report.result = "skipped: uncommitted changes"
+        return report
+    if not (project / SETUP_SCRIPT).is_file() or not (project / "uv.lock").is_file():
+        report.result = f"skipped: no {SETUP_SCRIPT} and uv.lock (a pixi project?)"
+        return report
+    before = direct_versions(project)
+    process = run(["uv", "run", SETUP_SCRIPT, "upgrade", *options.packages], project)
+    if process.returncode != 0:
+        report.detail = tail(process)
+        if "invalid choice: 'upgrade'" in process.stderr:
+            report.result = "failed: no upgrade command yet (update the project first)"
+        else:
+            report.result = "failed: upgrade (undone)"
+        return report
+    after = direct_versions(project)
+    report.moved = {
+        name: [before.get(name, "-"), version]
+        for name, version in after.items()
+        if before.get(name) != version
+    }
+    check_lock(project, report)
+    report.result = "upgraded" if report.moved else "nothing to upgrade"
+    if options.commit and report.moved and report.lock == "fresh":
+        run(["git", "add", "pyproject.toml", "uv.lock"], project)
+        moves = ", ".join(f"{name} {old} -> {new}" for name, (old, new) in report.moved.items())
+        run(["git", "commit", "--quiet", "--message", f"Upgrade dependencies: {moves}"], project)
+    return report
+
+
+def moved_text(report: Report) -> str:
+    return ", ".join(f"{name} {old} → {new}" for name, (old, new) in report.moved.items()) or "-"
+
+
 def summary_line(report: Report, command: str) -> str:
     if command == "status" and report.dirty is not None:
         state = "conflicts" if report.conflicts else "dirty" if report.dirty else "clean"
@@ -190,6 +263,8 @@ def summary_line(report: Report, command: str) -> str:
             f"lock {report.lock}, smoke {report.smoke or '-'}"
         )
         return f"{report.result}; {line}" if report.result else line
+    if command == "upgrade":
+        return f"{report.result}: {moved_text(report)}" if report.moved else str(report.result)
     extra = f", lock {report.lock}, tests {report.tests}" if report.tests else ""
     return f"{report.result}{extra}"
 
@@ -207,6 +282,18 @@ def table(reports: list[Report], command: str) -> str:
                 r.lock or "-",
                 r.smoke or "-",
                 r.result or "-",
+            )
+            for r in reports
+        ]
+    elif command == "upgrade":
+        header = ("project", "result", "moved", "lock", "seconds")
+        rows = [
+            (
+                r.project,
+                r.result or "?",
+                moved_text(r),
+                r.lock or "-",
+                f"{r.seconds:.1f}" if r.seconds is not None else "-",
             )
             for r in reports
         ]
@@ -255,16 +342,32 @@ def main(argv: list[str] | None = None) -> int:
     update_parser.add_argument(
         "--commit", action="store_true", help="commit each update whose lock and tests pass"
     )
-    for sub in (status_parser, update_parser):
+    upgrade_parser = commands.add_parser(
+        "upgrade", help="move each project's dependencies to the newest versions allowed"
+    )
+    upgrade_parser.add_argument(
+        "--package",
+        dest="packages",
+        action="append",
+        default=[],
+        help="only this package (and what moves with it); repeat for more",
+    )
+    upgrade_parser.add_argument(
+        "--commit", action="store_true", help="commit pyproject.toml and uv.lock when moved"
+    )
+    for sub in (status_parser, update_parser, upgrade_parser):
         sub.add_argument("projects", nargs="+", type=Path, help="generated projects (folders)")
         sub.add_argument("--json", action="store_true", help="print JSON instead of the table")
     options = parser.parse_args(argv)
     if shutil.which("uv") is None:
         parser.error("uv is not on PATH: https://docs.astral.sh/uv/")
 
-    action: Callable[[Path, argparse.Namespace], Report] = (
-        status if options.command == "status" else update
-    )
+    actions: dict[str, Callable[[Path, argparse.Namespace], Report]] = {
+        "status": status,
+        "update": update,
+        "upgrade": upgrade,
+    }
+    action = actions[options.command]
     reports: list[Report] = []
     for number, project in enumerate(options.projects, start=1):
         progress(f"[{number}/{len(options.projects)}] {project}: {options.command} ...")

@@ -1,13 +1,15 @@
-"""`fleet.py` reports on and updates many generated projects, and never touches a dirty one.
+"""`fleet.py` reports on, updates and upgrades many generated projects, never a dirty one.
 
 Three projects of one template clone with releases v0.1.0 and v0.2.0: one behind (v0.1.0),
-one current (v0.2.0), and one behind with uncommitted work. `uv run fleet.py` runs as a lab
-maintainer runs it, from the template's folder.
+one current (v0.2.0), and one behind with uncommitted work; for `upgrade`, a fourth whose
+numpy pin was set back to an old release. `uv run fleet.py` runs as a lab maintainer runs
+it, from the template's folder.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     projects: dict[str, Path] = {}
     for name, version in (("behind", "v0.1.0"), ("current", "v0.2.0")):
         project = root / name
-        copier_copy(clone, project, version)
-        git("add", "--all", cwd=project)
-        git("commit", "-qm", f"Generated from {version}", cwd=project)
+        copier_copy(clone, project, version)  # which makes the first commit
         projects[name] = project
     dirty = root / "dirty"
     git("clone", "-q", str(projects["behind"]), str(dirty), cwd=root)
@@ -160,3 +160,67 @@ def test_status_names_a_folder_that_is_no_project_and_fails(tmp_path: Path) -> N
     code, data, _ = fleet_command("status", "--json", "--no-smoke", str(tmp_path))
     assert code == 1
     assert data["projects"][0]["result"] == "failed: not a folder in a git repository"
+
+
+# ── upgrade ────────────────────────────────────────────────────────────────
+
+OLD_NUMPY = "2.2.0"
+
+
+@pytest.fixture(scope="module")
+def old(fleet: dict[str, Path]) -> Path:
+    """A clean project whose set-up pinned numpy at an old release (pin, record and lock)."""
+    project = fleet["current"].parent / "old"
+    git("clone", "-q", str(fleet["current"]), str(project), cwd=project.parent)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    current = tomllib.loads(text)["tool"]["setup-env"]["pinned"]["numpy"]
+    text = text.replace(f'"numpy=={current}"', f'"numpy=={OLD_NUMPY}"')
+    pyproject.write_text(text.replace(f'numpy = "{current}"', f'numpy = "{OLD_NUMPY}"'))
+    assert run(["uv", "lock"], project).returncode == 0
+    git("commit", "-qam", "numpy as it was last year", cwd=project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def upgrade(
+    fleet: dict[str, Path], old: Path, update: tuple[int, dict[str, dict[str, Any]], str]
+) -> tuple[int, dict[str, dict[str, Any]], str]:
+    """`fleet upgrade --commit` of the old project and the dirty one (after `fleet update`)."""
+    projects = (str(old), str(fleet["dirty"]))
+    code, data, progress = fleet_command("upgrade", "--commit", "--json", *projects)
+    return code, by_name(data), progress
+
+
+def test_upgrade_moves_the_old_project_and_reports_what_moved(upgrade, old: Path) -> None:
+    code, reports, _ = upgrade
+    report = reports["old"]
+    assert code == 0
+    assert report["result"] == "upgraded"
+    new = tomllib.loads((old / "uv.lock").read_text())
+    locked = {p["name"]: p["version"] for p in new["package"]}
+    assert report["moved"]["numpy"] == [OLD_NUMPY, locked["numpy"]]
+    assert locked["numpy"] != OLD_NUMPY
+    assert report["lock"] == "fresh"
+
+
+def test_upgrade_commits_what_moved_when_asked(upgrade, old: Path) -> None:
+    _, reports, _ = upgrade
+    numpy = " -> ".join(reports["old"]["moved"]["numpy"])
+    subject = git("log", "-1", "--format=%s", cwd=old)
+    assert subject.startswith("Upgrade dependencies: ") and f"numpy {numpy}" in subject
+    assert git("status", "--porcelain", cwd=old) == ""
+
+
+def test_upgrade_never_touches_a_dirty_project(upgrade, fleet: dict[str, Path]) -> None:
+    _, reports, _ = upgrade
+    assert reports["dirty"]["result"] == "skipped: uncommitted changes"
+    assert reports["dirty"]["moved"] == {}
+
+
+def test_upgrade_ends_with_a_table(upgrade, old: Path) -> None:
+    result = run(["uv", "run", "--quiet", "fleet.py", "upgrade", str(old)], TEMPLATE)
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["project", "result", "moved", "lock", "seconds"]
+    assert row.split()[:3] == [str(old), "nothing", "to"]  # the first upgrade moved it already

@@ -235,5 +235,5 @@ def test_upgrade_reports_old_new_and_held() -> None:
     assert lines == [
         "    numpy   2.2.0 → 2.4.6",
         "    rich    13.0.0  held by your pin (rich==13.0.0)",
-        "    pytest  9.2.0  unchanged (the newest its constraints allow)",
+        "    pytest  9.2.0  unchanged (the newest allowed)",
     ]

@@ -21,7 +21,9 @@ from tasks.recovery import RESTORE
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-monorepo")]
 
-ROOT_PYPROJECT = '[project]\nname = "lab-tools"\nversion = "1.0"\ndependencies = ["numpy==1.26.4"]\n'
+ROOT_PYPROJECT = (
+    '[project]\nname = "lab-tools"\nversion = "1.0"\ndependencies = ["numpy==1.26.4"]\n'
+)
 LAB_NOTES = "# Lab notes\n\nDraft, not committed yet.\n"
 
 

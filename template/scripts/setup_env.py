@@ -521,7 +521,7 @@ def moves(before: dict[str, str], after: dict[str, str], held: dict[str, str]) -
         elif old != new:
             state = f"{old} → {new}"
         else:
-            state = f"{new}  unchanged (the newest its constraints allow)"
+            state = f"{new}  unchanged (the newest allowed)"
         lines.append(f"    {name.ljust(width)}  {state}")
     return lines
 
@@ -567,6 +567,9 @@ def upgrade(names: Sequence[str]) -> int:
     after = direct_versions(pyproject.read_text(encoding="utf-8"), lockfile.read_text("utf-8"))
     print("==> Upgraded (old → new):", flush=True)
     print("\n".join(moves(before, after, plan.held)), flush=True)
+    if plan.held:
+        example = next(iter(plan.held))
+        print(f"    Your own pins hold; name a package to move it (upgrade {example}).")
     return 0
 
 
