@@ -195,7 +195,7 @@ def drop_record(text: str) -> str:
         del document["tool"]["setup-env"]
     else:
         del setup["pinned"]
-    return tomlkit.dumps(document).rstrip("\n") + "\n"
+    return str(tomlkit.dumps(document)).rstrip("\n") + "\n"
 
 
 def write_record(text: str, record: dict[str, str]) -> str:
@@ -469,7 +469,7 @@ def upgrade_plan(pyproject_text: str, names: Sequence[str]) -> UpgradePlan:
     document = tomlkit.parse(pyproject_text)
     record = set_up_pins(document)
     direct = {canonicalize_name(Requirement(item).name) for item in requirements_in(document)}
-    named = {canonicalize_name(name) for name in names}
+    named: set[str] = {canonicalize_name(name) for name in names}
     if unknown := sorted(named - direct):
         raise StepFailed(
             f"{', '.join(unknown)}: not a direct dependency of this project. "
