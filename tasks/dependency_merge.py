@@ -37,6 +37,7 @@ from typing import Any
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from pyproject_text import lock_inputs  # beside this file
 
 _SETUP_ENV = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
 _spec = importlib.util.spec_from_file_location("setup_env", _SETUP_ENV)
@@ -44,9 +45,6 @@ assert _spec is not None and _spec.loader is not None
 setup_env = importlib.util.module_from_spec(_spec)
 sys.modules["setup_env"] = setup_env  # its dataclasses look the module up
 _spec.loader.exec_module(setup_env)
-
-# What uv.lock is computed from: when none of it changed, the lock and the environment stand.
-LOCK_INPUTS = ("name", "version", "requires-python", "dependencies", "optional-dependencies")
 
 
 # ── Hide and restore ───────────────────────────────────────────────────────
@@ -73,16 +71,6 @@ def hide(pyproject: str) -> str:
             if isinstance(item, str) and setup_env.owner(item, record) == "set-up":
                 setup_env._replace(array, index, setup_env.without_pin(item))
     return str(setup_env.drop_record(tomlkit.dumps(document)))
-
-
-def lock_inputs(pyproject: str) -> dict[str, Any]:
-    data = tomllib.loads(pyproject)
-    project = data.get("project", {})
-    return {
-        "project": {key: project.get(key) for key in LOCK_INPUTS},
-        "dependency-groups": data.get("dependency-groups"),
-        "tool.uv": data.get("tool", {}).get("uv"),
-    }
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from common import clean_environment, say
 from conflicts import conflicted_files, git, unmerged_files
 from post_copy import SETUP_SCRIPT, UV_INSTALL_HINT
 from pre_update import PYPROJECT, UpdateRefused, call_helper
+from pyproject_text import lock_inputs
 
 RELOCK = f"uv run {SETUP_SCRIPT} --from lock"
 # Lock files written by the environment managers a project did not choose.
@@ -69,18 +70,9 @@ def remerge_pyproject(project: Path) -> list[str]:
         return []  # added or deleted on one side: the line merge is all there is
     base, ours, theirs = (text or "" for text in versions)
     merged = call_helper({"action": "merge", "base": base, "ours": ours, "theirs": theirs})
-    with tempfile.TemporaryDirectory() as folder:
-        paths = []
-        for side in ("ours", "base", "theirs"):  # git merge-file's order
-            path = Path(folder) / side
-            path.write_text(str(merged[side]), encoding="utf-8")
-            paths.append(str(path))
-        labels = [option for label in LABELS for option in ("-L", label)]
-        result = git(project, "merge-file", "-p", *labels, *paths)
-    if result.returncode > 127:  # -1: git could not merge at all
-        raise UpdateRefused(f"git merge-file failed: {result.stderr.strip()}")
-    (project / PYPROJECT).write_text(result.stdout, encoding="utf-8")
-    if result.returncode == 0:
+    conflicts, text = merge_file(str(merged["ours"]), str(merged["base"]), str(merged["theirs"]))
+    (project / PYPROJECT).write_text(text, encoding="utf-8")
+    if conflicts == 0:
         say("==> pyproject.toml: merged dependency by dependency; no conflict left there")
         git(project, "reset", "--quiet", "--", PYPROJECT)  # resolved
     return [str(name) for name in merged["conflicts"]]  # type: ignore[attr-defined]
@@ -98,19 +90,45 @@ def head_text(project: Path, path: str) -> str | None:
     return shown.stdout if shown.returncode == 0 else None
 
 
-def restore_pins(project: Path) -> bool:
-    """Put the set-up's pins back from the record; True when a re-lock is needed."""
+def merge_file(ours: str, base: str, theirs: str) -> tuple[int, str]:
+    """git merge-file of three texts: (the number of conflicts, the merged text)."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for name, text in (("ours", ours), ("base", base), ("theirs", theirs)):
+            path = Path(folder) / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(str(path))
+        labels = [option for label in LABELS for option in ("-L", label)]
+        result = git(Path(folder), "merge-file", "-p", *labels, *paths)
+    if result.returncode > 127:  # -1: git could not merge at all
+        raise UpdateRefused(f"git merge-file failed: {result.stderr.strip()}")
+    return result.returncode, result.stdout
+
+
+def restore_pins(project: Path, staged: str | None) -> bool:
+    """Put the set-up's pins back; True when a re-lock is needed (then they stay off).
+
+    The pins come back as a three-way merge: the merged file, with the change from what
+    pre_update.py staged (pins off) to the last commit (pins on). Where the new release
+    changed a line next to a pin, that conflicts, and dependency_merge.py does it instead.
+    """
     head = head_text(project, PYPROJECT)
     pyproject = project / PYPROJECT
-    if head is None or not pyproject.is_file():
+    if head is None or staged is None or not pyproject.is_file():
         return True
-    restored = call_helper(
-        {"action": "restore", "merged": pyproject.read_text(encoding="utf-8"), "head": head}
-    )
+    merged = pyproject.read_text(encoding="utf-8")
+    conflicts, pinned = (0, merged) if staged == head else merge_file(merged, staged, head)
     same_python = head_text(project, ".python-version") == _read(project / ".python-version")
-    relock = bool(restored["relock"]) or not same_python or not (project / "uv.lock").is_file()
-    pyproject.write_text(str(restored["bare" if relock else "pinned"]), encoding="utf-8")
-    return relock
+    has_lock = (project / "uv.lock").is_file()
+    if not conflicts and same_python and has_lock and lock_inputs(pinned) == lock_inputs(head):
+        pyproject.write_text(pinned, encoding="utf-8")
+        return False
+    restored = call_helper({"action": "restore", "merged": merged, "head": head})
+    if not restored["relock"] and same_python and has_lock:
+        pyproject.write_text(str(restored["pinned"]), encoding="utf-8")
+        return False
+    pyproject.write_text(str(restored["bare"]), encoding="utf-8")
+    return True
 
 
 def _read(path: Path) -> str | None:
@@ -141,7 +159,9 @@ def relock(project: Path) -> int:
 
 def settle(project: Path, env_manager: str) -> int:
     dependencies: list[str] = []
+    staged = stage_text(project, 0)  # what pre_update.py staged: the set-up's pins off
     if PYPROJECT in unmerged_files(project):
+        staged = stage_text(project, 2)  # Copier moved it to "ours"
         dependencies = remerge_pyproject(project)
     conflicted = conflicted_files(project)
     if PYPROJECT not in conflicted:
@@ -156,7 +176,7 @@ def settle(project: Path, env_manager: str) -> int:
     if not (project / SETUP_SCRIPT).is_file():
         say(f"==> {SETUP_SCRIPT} is gone: re-lock by hand (uv lock && uv sync).")
         return 0
-    if not restore_pins(project):
+    if not restore_pins(project, staged):
         say(
             "==> Dependencies unchanged by the update: uv.lock, the environment and its check\n"
             "    stand as they were (nothing to re-lock). Update finished."

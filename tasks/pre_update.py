@@ -30,6 +30,7 @@ import recovery
 from common import clean_environment, say
 from conflicts import git
 from packaging.requirements import InvalidRequirement, Requirement  # Copier depends on it
+from pyproject_text import hidden_quickly
 
 PYPROJECT = "pyproject.toml"
 HELPER = Path(__file__).resolve().parent / "dependency_merge.py"
@@ -116,7 +117,10 @@ def main() -> int:
         say(f"==> Should this update stop half-way: {recovery.restore_hint(project)}")
         if pinned:
             say("==> Taking the set-up's == pins out of the merge (in git's index only)")
-            stage(project, str(call_helper({"action": "hide", "pyproject": text})["pyproject"]))
+            hidden = hidden_quickly(text)
+            if hidden is None:  # not plain text replacements: tomlkit does it
+                hidden = str(call_helper({"action": "hide", "pyproject": text})["pyproject"])
+            stage(project, hidden)
     except (UpdateRefused, tomllib.TOMLDecodeError, InvalidRequirement, OSError) as error:
         recovery.end(project)
         say(f"\n!!  Update not started: {error}")

@@ -10,15 +10,18 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, git, run
+from conftest import TEMPLATE, Render, git, run
+from packaging.requirements import Requirement
 
 # Copier runs tasks/*.py as scripts, which import their siblings by name.
 sys.path.insert(0, str(TEMPLATE / "tasks"))
 import dependency_merge  # run by the tasks through `uv run --script`; tomlkit is here too
 import recovery
 from conflicts import conflicted_files
+from post_update import merge_file as line_merge
 from post_update import remove_stale_locks
 from pre_update import UpdateRefused, check_clean, stage
+from pyproject_text import dependency_lists, hidden_quickly
 from rename_answer import rename_answer
 
 setup_env = dependency_merge.setup_env
@@ -102,6 +105,61 @@ def test_restoring_after_a_new_dependency_asks_for_a_re_lock(set_up: str) -> Non
     assert restored.relock
     assert '"numpy",' in restored.bare and '"tqdm",' in restored.bare  # for the set-up to pin
     assert tomllib.loads(restored.bare)["tool"]["setup-env"]["pinned"]["numpy"] == "2.4.6"
+
+
+# The same, with the standard library alone (the common case, without a `uv run`)
+
+
+@pytest.fixture
+def plain(set_up: str) -> str:
+    """set_up without the one string that repeats a pin outside the dependency lists."""
+    return set_up.replace('note = "numpy==2.4.6"', 'note = "see README"')
+
+
+def test_quick_hiding_gives_what_tomlkit_gives(plain: str) -> None:
+    assert hidden_quickly(plain) == dependency_merge.hide(plain)
+
+
+def test_quick_hiding_of_a_generated_project_gives_its_render_back(rendered: Render) -> None:
+    render = (
+        rendered(framework="none", extra_dependencies="attrs>=23") / "pyproject.toml"
+    ).read_text()
+    names = [
+        Requirement(item).name
+        for items in dependency_lists(tomllib.loads(render))
+        for item in items
+    ]
+    lock = "".join(
+        f'[[package]]\nname = "{name}"\nversion = "1.2.{i}"\n\n' for i, name in enumerate(names)
+    )
+    pinned = setup_env.pin_pyproject(render, lock)
+    assert pinned != render
+    assert hidden_quickly(pinned) == render
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            lambda t: t.replace('"numpy==2.4.6",', '"numpy == 2.4.6",'), id="pin-respaced"
+        ),
+        pytest.param(lambda t: t, id="pin-repeated-outside-the-lists"),
+        pytest.param(lambda t: t + "\n[tool.later]\nx = 1\n", id="record-not-last"),
+        pytest.param(lambda t: setup_env.drop_record(t), id="set-up-before-the-record"),
+    ],
+)
+def test_quick_hiding_leaves_the_unusual_to_tomlkit(set_up: str, change) -> None:
+    assert hidden_quickly(change(set_up)) is None
+
+
+def test_pins_come_back_around_a_template_change_by_a_line_merge(plain: str) -> None:
+    hidden = dependency_merge.hide(plain)
+    merged = hidden.replace("# Pinned to uv.lock.", "# Pinned == to uv.lock.")  # the release
+    conflicts, restored = line_merge(merged, hidden, plain)
+    assert (conflicts, restored) == (
+        0,
+        plain.replace("# Pinned to uv.lock.", "# Pinned == to uv.lock."),
+    )
 
 
 # ── Merging dependency lists, one dependency at a time ─────────────────────
