@@ -8,6 +8,7 @@ from __future__ import annotations
 import configparser
 import io
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -15,8 +16,9 @@ import urllib.request
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
-RELEASES = ("v0.1.0", "v0.2.0")
-V2_README_LINE = "Added in v0.2.0."
+RELEASES = ("v0.1.0", "v0.2.0", "v0.3.0")
+V2_README_LINE = "Added in v0.2.0."  # v0.2.0 changes the README only: no dependency changes
+V3_DEPENDENCY = "tqdm"  # v0.3.0 adds a dependency: the update re-locks
 # Commits in throwaway clones must not depend on the machine's git configuration.
 GIT_IDENTITY = ("-c", "user.name=copier-research", "-c", "user.email=tests@example.org")
 
@@ -124,11 +126,25 @@ def release(clone: Path, tag: str) -> None:
     git("tag", tag, cwd=clone)
 
 
+def add_base_dependency(clone: Path, name: str) -> None:
+    """Make `name` a dependency of every project the template clone generates."""
+    plan = clone / "extensions" / "requirements.py"
+    text, count = re.subn(
+        r'^(    "(?:pytorch|none)": \()', rf'\1"{name}", ', plan.read_text(), flags=re.M
+    )
+    if count != 2:
+        raise RuntimeError(f"{plan}: BASE_DEPENDENCIES not found; adapt add_base_dependency")
+    plan.write_text(text)
+
+
 def tagged_template(destination: Path, commit: str | None = None) -> Path:
-    """A template clone with two releases: v0.1.0, and v0.2.0 adding a line to the README."""
+    """A template clone with three releases: v0.1.0; v0.2.0, a line added to the README (an
+    update that changes no dependency); v0.3.0, a dependency added (an update that re-locks)."""
     clone = template_clone(destination, commit=commit)
     release(clone, RELEASES[0])
     readme = clone / "template" / "README.md.jinja"
     readme.write_text(readme.read_text() + f"\n{V2_README_LINE}\n")
     release(clone, RELEASES[1])
+    add_base_dependency(clone, V3_DEPENDENCY)
+    release(clone, RELEASES[2])
     return clone

@@ -23,7 +23,7 @@ TORCH_CHECK = "import torch; print(torch.ones(2, 2).sum().item())"
 class Setup:
     """What every run shares: the released template, the torch index, the environment."""
 
-    template: Path  # a git repository with tags v0.1.0 and v0.2.0
+    template: Path  # a git repository with the tags fixtures.RELEASES
     torch_index: Path  # <folder>/cpu/torch-*.whl
     env: dict[str, str]
     logs: Path

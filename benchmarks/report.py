@@ -87,16 +87,21 @@ def table(results: dict[str, Any]) -> str:
     if "update" in results:
         update = results["update"]
         rows.append(
-            f"| Update v0.1.0 → v0.2.0 (`copier update`), re-lock excluded "
+            "| Update v0.1.0 → v0.2.0 (`copier update`), no dependency changed: no re-lock "
             f"| {seconds(update['update_s'])} | ≤ {update['target']:.0f} s | {verdict(update)} |"
         )
         rows.append(
-            "| Update, with its re-lock (lock, pin, sync, check) "
+            "| Update v0.1.0 → v0.3.0, a dependency added: with its re-lock "
             f"| {seconds(update['update_with_relock_s'])} | reported | |"
         )
+        if "relock_s" in update:
+            rows.append(
+                "| of which the re-lock (lock, pin, sync, check) "
+                f"| {seconds(update['relock_s'])} | | |"
+            )
         if "installed" in update:
             rows.append(
-                "| Update, re-lock excluded, copier installed (`uv tool install`) "
+                "| Update → v0.2.0, no re-lock, copier installed (`uv tool install`) "
                 f"| {seconds(update['installed']['update_s'])} | reported | |"
             )
     if "disk" in results:

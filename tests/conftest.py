@@ -175,7 +175,7 @@ def git(*args: str, cwd: Path) -> str:
 
 @pytest.fixture
 def tagged_template(tmp_path: Path) -> Path:
-    """A clone of this template with two releases: v0.1.0, and v0.2.0 adding a README line."""
+    """A clone of this template with releases v0.1.0, v0.2.0 (a README line), v0.3.0 (tqdm)."""
     return make_tagged_template(tmp_path / "template")
 
 

@@ -74,7 +74,7 @@ def test_each_round_starts_with_the_next_path(tmp_path: Path) -> None:
 
 def test_an_updates_relock_runs_from_its_line_to_environment_ready() -> None:
     steps = [
-        (2.0, "Hiding the == pins from the merge"),
+        (2.0, "Taking the set-up's == pins out of the merge (in git's index only)"),
         (5.0, "Re-locking after the update (uv run scripts/setup_env.py --from lock)"),
         (6.0, "Resolving and locking dependencies (uv lock)"),
         (9.5, "Environment ready: uv run pytest runs the tests."),
@@ -83,7 +83,12 @@ def test_an_updates_relock_runs_from_its_line_to_environment_ready() -> None:
 
 
 def test_an_update_without_a_relock_line_spent_nothing_relocking() -> None:
-    assert relock_seconds([(2.0, "Hiding the == pins from the merge")], total=4.0) == 0.0
+    assert (
+        relock_seconds(
+            [(2.0, "Taking the set-up's == pins out of the merge (in git's index only)")], total=4.0
+        )
+        == 0.0
+    )
 
 
 def _file(path: Path, size: int) -> Path:
