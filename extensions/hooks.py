@@ -173,6 +173,7 @@ class DerivedContext(ContextHook):
         context["requires_python"] = compat.requires_python(context["python_version"])
         context["distribution_name"] = naming.distribution_name(context["project_name"])
         context["uses_torch"] = framework == "pytorch"
+        context["update_restore_command"] = _recovery().RESTORE
         context["cuda_builds"] = cuda.BUILDS
         for feature in _features():
             derive = getattr(feature, "derive", None)

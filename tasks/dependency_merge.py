@@ -11,8 +11,8 @@ so around the merge:
 
 - hide: the project's pyproject.toml as the merge should see it, the recorded pins taken off
   and the record left out; everything the user wrote (pins, ranges, markers) stays.
-- restore: after the merge, the same pins put back from the record, and whether anything
-  that uv.lock depends on changed (if not, no re-lock is needed).
+- restore: after a merge that changed no dependency, the same pins put back from the record
+  (post_update.py does this with a line merge where it can).
 - merge: when the merge conflicted in pyproject.toml, the dependency lists of the three
   versions (base: the old release, ours: the project, theirs: the new release) merged per
   dependency; the three texts come back with those lists made equal wherever the merge is
@@ -37,7 +37,6 @@ from typing import Any
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-from pyproject_text import lock_inputs  # beside this file
 
 _SETUP_ENV = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
 _spec = importlib.util.spec_from_file_location("setup_env", _SETUP_ENV)
@@ -69,37 +68,25 @@ def hide(pyproject: str) -> str:
     for array in setup_env.dependency_arrays(document):
         for index, item in enumerate(list(array)):
             if isinstance(item, str) and setup_env.owner(item, record) == "set-up":
-                setup_env._replace(array, index, setup_env.without_pin(item))
+                setup_env.replace_item(array, index, setup_env.without_pin(item))
     return str(setup_env.drop_record(tomlkit.dumps(document)))
 
 
-@dataclass(frozen=True)
-class Restored:
-    pinned: str  # the set-up's pins put back to the versions recorded before the update
-    bare: str  # the pins left off, the record kept: what the re-lock starts from
-    relock: bool  # something uv.lock depends on changed
-
-
-def restore(merged: str, head: str) -> Restored:
+def restore(merged: str, head: str) -> str:
     """After the merge: the set-up's pins back from `head` (the project before the update)."""
     before = tomllib.loads(head)
     record = set_up_record(before)
     if not record and setup_env.record_in(before) is None:  # the set-up never pinned here
-        return Restored(merged, merged, lock_inputs(merged) != lock_inputs(head))
+        return merged
     document = tomlkit.parse(merged)
     kept: dict[str, str] = {}
     for array in setup_env.dependency_arrays(document):
         for index, item in enumerate(list(array)):
             name = canonicalize_name(Requirement(item).name) if isinstance(item, str) else ""
             if name in record and setup_env.owner(item, record) == "bare":
-                setup_env._replace(array, index, setup_env.with_pin(item, record[name]))
+                setup_env.replace_item(array, index, setup_env.with_pin(item, record[name]))
                 kept[name] = record[name]
-    pinned = setup_env.write_record(tomlkit.dumps(document), kept)
-    return Restored(
-        pinned=pinned,
-        bare=setup_env.write_record(merged, kept),
-        relock=lock_inputs(pinned) != lock_inputs(head),
-    )
+    return str(setup_env.write_record(tomlkit.dumps(document), kept))
 
 
 # ── Merge ──────────────────────────────────────────────────────────────────
@@ -245,8 +232,7 @@ def answer(request: dict[str, Any]) -> dict[str, Any]:
     if action == "hide":
         return {"pyproject": hide(request["pyproject"])}
     if action == "restore":
-        restored = restore(request["merged"], request["head"])
-        return {"pinned": restored.pinned, "bare": restored.bare, "relock": restored.relock}
+        return {"pinned": restore(request["merged"], request["head"])}
     if action == "merge":
         return merge(request["base"], request["ours"], request["theirs"])
     raise ValueError(f"unknown action {action!r}")

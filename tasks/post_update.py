@@ -34,7 +34,7 @@ from common import clean_environment, say
 from conflicts import conflicted_files, git, unmerged_files
 from post_copy import SETUP_SCRIPT, UV_INSTALL_HINT
 from pre_update import PYPROJECT, UpdateRefused, call_helper
-from pyproject_text import lock_inputs
+from pyproject_text import RECORD_HEADER, lock_inputs
 
 RELOCK = f"uv run {SETUP_SCRIPT} --from lock"
 # Lock files written by the environment managers a project did not choose.
@@ -106,29 +106,32 @@ def merge_file(ours: str, base: str, theirs: str) -> tuple[int, str]:
 
 
 def restore_pins(project: Path, staged: str | None) -> bool:
-    """Put the set-up's pins back; True when a re-lock is needed (then they stay off).
+    """Put the set-up's pins back, or leave them to the re-lock; True when it must re-lock.
 
-    The pins come back as a three-way merge: the merged file, with the change from what
-    pre_update.py staged (pins off) to the last commit (pins on). Where the new release
-    changed a line next to a pin, that conflicts, and dependency_merge.py does it instead.
+    Whether to re-lock is decided with the pins off on both sides: the merged file against
+    what pre_update.py staged. Unchanged: the pins come back as a line merge of the merged
+    file with the change from the staged file to the last commit (pins off -> on); where the
+    release changed a line right next to a pin, or the project has no record of its pins yet,
+    dependency_merge.py does it with tomlkit. Changed: the pins stay off for the set-up to
+    pin again, and an empty record marks that every `==` pin left is the user's.
     """
     head = head_text(project, PYPROJECT)
     pyproject = project / PYPROJECT
     if head is None or staged is None or not pyproject.is_file():
         return True
     merged = pyproject.read_text(encoding="utf-8")
-    conflicts, pinned = (0, merged) if staged == head else merge_file(merged, staged, head)
     same_python = head_text(project, ".python-version") == _read(project / ".python-version")
     has_lock = (project / "uv.lock").is_file()
-    if not conflicts and same_python and has_lock and lock_inputs(pinned) == lock_inputs(head):
-        pyproject.write_text(pinned, encoding="utf-8")
-        return False
-    restored = call_helper({"action": "restore", "merged": merged, "head": head})
-    if not restored["relock"] and same_python and has_lock:
-        pyproject.write_text(str(restored["pinned"]), encoding="utf-8")
-        return False
-    pyproject.write_text(str(restored["bare"]), encoding="utf-8")
-    return True
+    if not (same_python and has_lock and lock_inputs(merged) == lock_inputs(staged)):
+        if RECORD_HEADER not in merged:
+            merged = merged.rstrip("\n") + f"\n\n{RECORD_HEADER}\n"
+        pyproject.write_text(merged, encoding="utf-8")
+        return True
+    conflicts, pinned = (0, merged) if staged == head else merge_file(merged, staged, head)
+    if conflicts or (staged != head and RECORD_HEADER not in head):
+        pinned = str(call_helper({"action": "restore", "merged": merged, "head": head})["pinned"])
+    pyproject.write_text(pinned, encoding="utf-8")
+    return False
 
 
 def _read(path: Path) -> str | None:

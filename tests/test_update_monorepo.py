@@ -124,3 +124,12 @@ def test_the_record_names_the_set_ups_pins(lab) -> None:
     _, sub, _, _ = lab
     record = tomllib.loads((sub / "pyproject.toml").read_text())["tool"]["setup-env"]["pinned"]
     assert "tqdm" in record and "rich" not in record
+
+
+# Last in this file: it undoes the update the tests above look at.
+def test_restore_command_undoes_the_sub_project_and_nothing_else(lab) -> None:
+    root, sub, _, _ = lab
+    restored = run(["bash", "-c", RESTORE], sub)
+    assert restored.returncode == 0, restored.stderr
+    assert git("status", "--porcelain", cwd=root) == " M notes.md\n"
+    assert (root / "notes.md").read_text() == LAB_NOTES

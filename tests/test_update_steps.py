@@ -19,7 +19,7 @@ import dependency_merge  # run by the tasks through `uv run --script`; tomlkit i
 import recovery
 from conflicts import conflicted_files
 from post_update import merge_file as line_merge
-from post_update import remove_stale_locks
+from post_update import remove_stale_locks, restore_pins
 from pre_update import UpdateRefused, check_clean, stage
 from pyproject_text import dependency_lists, hidden_quickly
 from rename_answer import rename_answer
@@ -92,19 +92,42 @@ def test_before_the_first_set_up_no_pin_is_the_set_ups() -> None:
 
 
 def test_restoring_after_an_unchanged_merge_gives_the_file_back(set_up: str) -> None:
-    restored = dependency_merge.restore(dependency_merge.hide(set_up), set_up)
-    assert restored.pinned == set_up
-    assert not restored.relock
+    assert dependency_merge.restore(dependency_merge.hide(set_up), set_up) == set_up
 
 
-def test_restoring_after_a_new_dependency_asks_for_a_re_lock(set_up: str) -> None:
-    merged = dependency_merge.hide(set_up).replace(
-        '"rich==14.0.0",', '"rich==14.0.0",\n    "tqdm",'
+@pytest.fixture
+def committed(tmp_path: Path, set_up: str) -> tuple[Path, str]:
+    """A project committed with its pins, and pyproject.toml staged with them off."""
+    for name, text in [
+        ("pyproject.toml", set_up),
+        ("uv.lock", LOCK),
+        (".python-version", "3.11\n"),
+    ]:
+        (tmp_path / name).write_text(text)
+    git("init", "-q", cwd=tmp_path)
+    git("add", "--all", cwd=tmp_path)
+    git("commit", "-qm", "set up", cwd=tmp_path)
+    return tmp_path, dependency_merge.hide(set_up)
+
+
+def test_a_merge_without_dependency_changes_gets_its_pins_back(committed, set_up: str) -> None:
+    project, hidden = committed
+    release = hidden.replace("# Pinned to uv.lock.", "# Pinned == to uv.lock.")
+    (project / "pyproject.toml").write_text(release)
+    assert restore_pins(project, hidden) is False  # no re-lock
+    assert (project / "pyproject.toml").read_text() == set_up.replace(
+        "# Pinned to uv.lock.", "# Pinned == to uv.lock."
     )
-    restored = dependency_merge.restore(merged, set_up)
-    assert restored.relock
-    assert '"numpy",' in restored.bare and '"tqdm",' in restored.bare  # for the set-up to pin
-    assert tomllib.loads(restored.bare)["tool"]["setup-env"]["pinned"]["numpy"] == "2.4.6"
+
+
+def test_a_merge_with_a_new_dependency_leaves_the_pins_to_the_relock(committed) -> None:
+    project, hidden = committed
+    release = hidden.replace('    "numpy",\n', '    "numpy",\n    "tqdm",\n')
+    (project / "pyproject.toml").write_text(release)
+    assert restore_pins(project, hidden) is True
+    written = (project / "pyproject.toml").read_text()
+    assert written == release.rstrip("\n") + "\n\n[tool.setup-env.pinned]\n"  # all bare
+    assert setup_env.yours(written) == ["einops>=0.8", "rich==14.0.0"]
 
 
 # The same, with the standard library alone (the common case, without a `uv run`)

@@ -9,7 +9,10 @@ package at a time, not from the upgrade's own resolution.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -132,4 +135,25 @@ def test_a_failed_upgrade_puts_pyproject_and_lock_back(old_project: Path, tmp_pa
     assert result.returncode == 1
     assert "Set-up failed at step 'upgrade'" in result.stderr
     assert "Upgrade undone" in result.stderr
+    assert {name: (project / name).read_bytes() for name in before} == before
+
+
+def test_an_interrupted_upgrade_puts_pyproject_and_lock_back(
+    old_project: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "copy"
+    git("clone", "-q", str(old_project), str(project), cwd=tmp_path)
+    before = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
+    process = subprocess.Popen(
+        UPGRADE, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "Locking the newest versions" in line:
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C while uv resolves
+            break
+    output = process.stdout.read()
+    assert process.wait(timeout=60) == 130, output
+    assert "Upgrade interrupted: pyproject.toml and uv.lock are back as they were" in output
     assert {name: (project / name).read_bytes() for name in before} == before

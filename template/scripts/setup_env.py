@@ -179,7 +179,7 @@ def pinned(requirement: str, locked: dict[str, set[str]]) -> str:
     return requirement if version is None else with_pin(requirement, version)
 
 
-def _replace(array: Any, index: int, text: str) -> None:
+def replace_item(array: Any, index: int, text: str) -> None:
     """Put `text` at `index` of a tomlkit array, in the quotes the old item used."""
     literal = array[index].type in (StringType.SLL, StringType.MLL) and "'" not in text
     array[index] = tomlkit.string(text, literal=literal)
@@ -200,8 +200,9 @@ def drop_record(text: str) -> str:
 
 def write_record(text: str, record: dict[str, str]) -> str:
     """pyproject.toml text with `record` as the set-up's record of pins, at the end."""
+    body = drop_record(text).rstrip("\n")
     lines = "".join(f"{name} = {json.dumps(record[name])}\n" for name in sorted(record))
-    return f"{drop_record(text).rstrip(chr(10))}\n\n{RECORD_HEADER}\n{RECORD_COMMENT}{lines}"
+    return f"{body}\n\n{RECORD_HEADER}\n{RECORD_COMMENT}{lines}"
 
 
 def pin_pyproject(pyproject_text: str, lock_text: str) -> str:
@@ -220,7 +221,7 @@ def pin_pyproject(pyproject_text: str, lock_text: str) -> str:
             name = canonicalize_name(Requirement(item).name)
             version = locked_version(item, locked)
             if version is not None:
-                _replace(array, index, with_pin(item, version))
+                replace_item(array, index, with_pin(item, version))
                 pins[name] = version
             elif owner(item, record) == "set-up":  # not locked on any platform: kept
                 pins[name] = str(next(iter(Requirement(item).specifier)).version)
@@ -490,7 +491,7 @@ def upgrade_plan(pyproject_text: str, names: Sequence[str]) -> UpgradePlan:
             kind = owner(item, record)
             exact = kind != "bare" and str(Requirement(item).specifier).startswith("==")
             if kind == "set-up" or (kind == "yours" and exact and name in named):
-                _replace(array, index, without_pin(item))
+                replace_item(array, index, without_pin(item))
             elif kind == "yours" and exact:
                 held[name] = item
     return UpgradePlan(tomlkit.dumps(document), tuple(sorted(moving)), held)
