@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -164,6 +165,12 @@ def rendered(tmp_path: Path) -> Render:
 
 def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, **kwargs)
+
+
+def default_ctrl_c() -> None:
+    """For a child process: Ctrl-C acts as in a terminal, even where the tests run with SIGINT
+    ignored (a background job, `nohup ... &`), which the child would otherwise inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -14,6 +14,7 @@ import yaml
 from conftest import TEMPLATE
 
 from extensions import containers, cuda
+from tasks.recovery import RESTORE
 from tools import docgen, mkdocs_hooks
 
 pytestmark = pytest.mark.xdist_group("docs")  # one worker builds the site once
@@ -125,3 +126,7 @@ def test_navigation_puts_unlisted_pages_after_the_reading_order() -> None:
 )
 def test_links_out_of_docs_point_at_the_repository(markdown: str, expected: str) -> None:
     assert mkdocs_hooks.link_out_of_docs(markdown, "https://x.org/r/") == expected
+
+
+def test_updating_page_gives_the_restore_command_the_update_prints() -> None:
+    assert RESTORE in (TEMPLATE / "docs" / "updating.md").read_text()

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, release, run, template_clone
+from conftest import default_ctrl_c, git, release, run, template_clone
 from test_update import edit, user_copy
 
 from tasks.recovery import RESTORE
@@ -41,7 +41,7 @@ from pathlib import Path
 stage = sys.argv[1]
 here = Path.cwd().resolve() == Path(os.environ.get("STALL_PROJECT", "/")).resolve()
 if os.environ.get("STALL_AT") == stage and here:
-    print("{STALLED} ({{stage}})", flush=True)
+    print(f"{STALLED} ({{stage}})", flush=True)
     time.sleep(300)
 """
 STALL_MIGRATION = """\
@@ -120,6 +120,7 @@ def interrupted_update(project: Path, stage: str, trigger: str) -> str:
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group, as a terminal gives it
+        preexec_fn=default_ctrl_c,
     )
     assert process.stdout is not None
     seen = []

@@ -3,7 +3,7 @@
 v0.1.0's set-up pinned every direct dependency `==` and wrote no record of its pins. The
 template's first release (commit RELEASE_V010 of this repository, "CHANGELOG: release
 v0.1.0") is released as v0.1.0 of a clone and this working tree as v0.2.0. A project
-generated from v0.1.0, with `uv add rich` and a README section of the researcher's, is
+generated from v0.1.0, with `uv add rich` and a module of the researcher's, is
 updated: its pins are taken as the set-up's, come back at the same versions, and are
 recorded; the researcher's work stays.
 """
@@ -21,7 +21,7 @@ from test_update import locked, pins, record
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-legacy")]
 
 RELEASE_V010 = "151bb90"
-USER_README = "\n## Results\n\nAll 12 runs converge.\n"
+USER_MODULE = "def converge(runs: int) -> bool:\n    return runs > 0\n"
 
 
 def has_commit(commit: str) -> bool:
@@ -54,10 +54,9 @@ def legacy(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     project = root / "project"
     assert "[tool.setup-env" not in (project / "pyproject.toml").read_text()
     assert run(["uv", "add", "rich"], project).returncode == 0
-    with (project / "README.md").open("a") as readme:
-        readme.write(USER_README)
+    (project / "src" / "old_numbers" / "converge.py").write_text(USER_MODULE)
     git("add", "--all", cwd=project)
-    git("commit", "-qm", "Generated from v0.1.0, results, rich", cwd=project)
+    git("commit", "-qm", "Generated from v0.1.0, a module, rich", cwd=project)
     before = pins(project)
 
     result = run(
@@ -88,5 +87,5 @@ def test_every_pin_equals_the_lock(legacy) -> None:
 
 def test_the_researchers_work_stays(legacy) -> None:
     project, _, _ = legacy
-    assert USER_README in (project / "README.md").read_text()
+    assert (project / "src" / "old_numbers" / "converge.py").read_text() == USER_MODULE
     assert "rich" in pins(project)

@@ -17,7 +17,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import git, render, run
+from conftest import default_ctrl_c, git, render, run
 from test_update import edit, locked, pins
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("upgrade")]
@@ -146,7 +146,7 @@ def test_an_interrupted_upgrade_puts_pyproject_and_lock_back(
     before = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
     process = subprocess.Popen(
         UPGRADE, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
+        start_new_session=True, preexec_fn=default_ctrl_c,
     )  # fmt: skip
     assert process.stdout is not None
     for line in process.stdout:
