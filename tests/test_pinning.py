@@ -232,8 +232,8 @@ def test_upgrade_reports_old_new_and_held() -> None:
         {"numpy": "2.4.6", "rich": "13.0.0", "pytest": "9.2.0"},
         {"rich": "rich==13.0.0"},
     )
-    assert lines == [
-        "    numpy   2.2.0 → 2.4.6",
-        "    rich    13.0.0  held by your pin (rich==13.0.0)",
-        "    pytest  9.2.0  unchanged (the newest allowed)",
+    assert lines == [  # one space apart: the upgrade workflow lists the `→` lines as they are
+        "    numpy 2.2.0 → 2.4.6",
+        "    rich 13.0.0: held by your pin (rich==13.0.0)",
+        "    pytest 9.2.0: unchanged (the newest allowed)",
     ]

@@ -56,8 +56,7 @@ def project_of(tmp_path_factory: pytest.TempPathFactory) -> ProjectOf:
             destination = tmp_path_factory.mktemp(variant) / "plain-numbers"
             answers = {"project_name": "Plain Numbers", "framework": "none", **VARIANTS[variant]}
             project = render(destination, **answers)
-            git("add", "-A", cwd=project)
-            git("commit", "-qm", "Generated", cwd=project)
+            assert git("status", "--porcelain", cwd=project) == ""  # the copy committed it
             projects[variant] = project
         return projects[variant]
 
@@ -332,6 +331,20 @@ def test_cooloff_lock_holds_only_releases_a_week_old(project_of: ProjectOf) -> N
     assert run(["uv", "lock", "--check"], project).returncode == 0
 
 
+def set_back(project: Path, name: str, version: str) -> None:
+    """Make the set-up's pin of `name` an old one, as a lock from last year would have it.
+
+    (`uv add name==version` would not do: that pin is the user's, which the upgrade holds.)
+    """
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    current = tomllib.loads(text)["tool"]["setup-env"]["pinned"][name]
+    text = text.replace(f'"{name}=={current}"', f'"{name}=={version}"')
+    pyproject.write_text(text.replace(f'{name} = "{current}"', f'{name} = "{version}"'))
+    locked = run(["uv", "lock"], project)
+    assert locked.returncode == 0, locked.stderr
+
+
 def test_upgrade_job_opens_a_pull_request_naming_each_change(
     project_of: ProjectOf, tmp_path: Path
 ) -> None:
@@ -339,8 +352,7 @@ def test_upgrade_job_opens_a_pull_request_naming_each_change(
     usage = run(["uv", "run", "scripts/setup_env.py", "--help"], project).stdout
     if "upgrade" not in usage:
         pytest.skip("scripts/setup_env.py has no `upgrade` command yet (issue #13)")
-    added = run(["uv", "add", f"numpy=={OLDER_NUMPY}"], project)
-    assert added.returncode == 0, added.stderr
+    set_back(project, "numpy", OLDER_NUMPY)
     steps = workflow_steps(project, "upgrade.yml")
     try:
         for name in ("Upgrade (re-lock, re-pin, install, quick check)", "Tests", "Smoke test"):

@@ -32,8 +32,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     project = render(
         destination, project_name="Plain Numbers", framework="none", python_version="3.13"
     )
-    git("add", "-A", cwd=project)
-    git("commit", "-qm", "Generated", cwd=project)
+    assert git("status", "--porcelain", cwd=project) == ""  # the copy made the first commit
     return project
 
 

@@ -510,20 +510,18 @@ def direct_versions(pyproject_text: str, lock_text: str) -> dict[str, str]:
 
 
 def moves(before: dict[str, str], after: dict[str, str], held: dict[str, str]) -> list[str]:
-    """One line per direct dependency: old -> new, unchanged, or held by your pin."""
-    width = max((len(name) for name in after), default=0)
+    """One line per direct dependency: `name old → new`, unchanged, or held by your pin."""
     lines = []
     for name, new in after.items():
         old = before.get(name)
         if name in held:
-            state = f"{new}  held by your pin ({held[name]})"
+            lines.append(f"    {name} {new}: held by your pin ({held[name]})")
         elif old is None:
-            state = f"{new}  (new)"
+            lines.append(f"    {name} {new}: new")
         elif old != new:
-            state = f"{old} → {new}"
+            lines.append(f"    {name} {old} → {new}")
         else:
-            state = f"{new}  unchanged (the newest allowed)"
-        lines.append(f"    {name.ljust(width)}  {state}")
+            lines.append(f"    {name} {new}: unchanged (the newest allowed)")
     return lines
 
 
