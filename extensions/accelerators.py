@@ -77,7 +77,13 @@ def derive(context: dict[str, Any]) -> dict[str, Any]:
     if context.get("framework") != "pytorch":
         return {"torch_plan": None}
     routed = {"torch", *TORCH_COMPANIONS}
-    specs = {"torch": torch_requirement(context.get("torch_version", NEWEST))}
+    release_line = torch_requirement(context.get("torch_version", NEWEST))
+    constraints = list(context.get("dependency_constraints") or [])
+    if context.get("env_manager") != "pixi" and release_line != "torch":
+        # torch bare, for the set-up to pin; the release line a uv constraint ([tool.uv]).
+        constraints.append(release_line)
+        release_line = "torch"
+    specs = {"torch": release_line}
     specs.update({name: name for name in context.get("torch_packages") or []})
     rest = []
     for item in context["dependencies"]:
@@ -100,6 +106,7 @@ def derive(context: dict[str, Any]) -> dict[str, Any]:
         "torch_build": build,
         "torch_build_platforms": " and ".join(PLATFORM_NAMES[p] for p in build.platforms),
         "dependencies": [*plan.dependencies, *rest],
+        "dependency_constraints": constraints,
     }
 
 

@@ -1,10 +1,10 @@
 """`uv run scripts/setup_env.py upgrade` moves an old project to the newest versions allowed.
 
 A generated project (framework none, Python 3.11) is made deliberately old: the set-up's pins
-of numpy and python-dotenv set back (numpy==2.2.0, python-dotenv==1.0.1, record and lock
-alike), a range of the user's locked low in it (rich>=13,<14 at 13.0.0) and a pin of the
-user's (tqdm==4.66.0). What "newest" means comes from PyPI through `uv pip compile`, one
-package at a time, not from the upgrade's own resolution.
+of numpy and ruff set back (numpy==2.2.0, ruff==0.9.0, record and lock alike), a range of the
+user's locked low in it (rich>=13,<14 at 13.0.0) and a pin of the user's (tqdm==4.66.0). What
+"newest" means comes from PyPI through `uv pip compile`, one package at a time, not from the
+upgrade's own resolution.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from test_update import edit, locked, pins
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("upgrade")]
 
-OLD = {"numpy": "2.2.0", "python-dotenv": "1.0.1"}
+OLD = {"numpy": "2.2.0", "ruff": "0.9.0"}
 USER_RANGE = "rich>=13,<14"
 USER_PIN = "tqdm==4.66.0"
 UPGRADE = ["uv", "run", "scripts/setup_env.py", "upgrade"]
