@@ -1,21 +1,21 @@
 """The PyTorch builds the template offers and what each one needs from the machine.
 
 This table is the single source of truth: copier.yml's choices and labels, GPU detection,
-the index routing of the generated pyproject, and the generated smoke test's driver check
-are all derived from it.
+the index routing of the generated pyproject, and the generated smoke test's driver and GPU
+checks are all derived from it.
 
 Minimum drivers are NVIDIA's minor-version-compatibility floors (CUDA Toolkit release
-notes, table 2; the same floors uv's `--torch-backend=auto` uses): a 12.x build runs on any
-driver >= 525.60.13 (Windows 528.33), a 13.x build needs >= 580.
+notes, table 2): a 12.x build runs on any driver >= 525.60.13 (Windows 528.33), a 13.x build
+needs >= 580.65.06. GPU architectures are those PyTorch compiles each build for (its
+RELEASE.md support matrix, 2.10 onwards): CUDA 12.6 keeps Maxwell to Hopper (sm_50-sm_90),
+CUDA 12.8 and 13.x start at Turing (sm_75); 13.x also ships PTX, so newer GPUs run too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Where each kind of build has wheels: CUDA on Linux and Windows, ROCm on Linux only.
-CUDA_PLATFORMS = ("linux", "win32")
-ROCM_PLATFORMS = ("linux",)
+Capability = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,10 @@ class Build:
     min_driver_linux: str | None = None
     min_driver_windows: str | None = None
     rocm: str | None = None  # ROCm version the wheels are built against
+    # NVIDIA GPU architectures (compute capability) the wheels have kernels for; with PTX,
+    # every newer GPU too (None as the upper end).
+    oldest_gpu: Capability | None = None
+    newest_gpu: Capability | None = None
     # Packages the build's torch requires from its own index (torch's Triton for ROCm).
     companions: tuple[str, ...] = ()
 
@@ -35,51 +39,59 @@ class Build:
         return self.cuda is not None or self.rocm is not None
 
     @property
-    def platforms(self) -> tuple[str, ...]:
-        """`sys_platform` values this build has wheels for; empty means every platform."""
-        if self.cuda is not None:
-            return CUDA_PLATFORMS
-        if self.rocm is not None:
-            return ROCM_PLATFORMS
-        return ()
-
-    @property
     def label(self) -> str:
         if self.cuda is not None:
             return f"CUDA {self.cuda} — NVIDIA driver ≥ {self.min_driver_linux}"
         if self.rocm is not None:
-            return f"ROCm {self.rocm} — AMD GPU, Linux only"
+            return f"ROCm {self.rocm} — AMD GPU, Linux x86_64 only"
         return "CPU only (no GPU needed)"
+
+    def runs_gpu(self, capability: Capability) -> bool:
+        """True when the build has kernels (or PTX) for a GPU of this compute capability."""
+        if self.oldest_gpu is None:
+            return self.cuda is None  # CPU and ROCm builds make no claim on NVIDIA GPUs
+        newest_ok = self.newest_gpu is None or capability <= self.newest_gpu
+        return self.oldest_gpu <= capability and newest_ok
 
 
 CUDA_12_FLOOR = ("525.60.13", "528.33")
-CUDA_13_FLOOR = ("580", "580")
+CUDA_13_FLOOR = ("580.65.06", "580.65.06")
+MAXWELL, TURING, HOPPER = (5, 0), (7, 5), (9, 0)
 
 BUILDS: tuple[Build, ...] = (
     Build("cpu"),
-    Build("cu126", "12.6", *CUDA_12_FLOOR),
-    Build("cu128", "12.8", *CUDA_12_FLOOR),
-    Build("cu130", "13.0", *CUDA_13_FLOOR),
-    Build("cu132", "13.2", *CUDA_13_FLOOR),
+    Build("cu126", "12.6", *CUDA_12_FLOOR, oldest_gpu=MAXWELL, newest_gpu=HOPPER),
+    Build("cu128", "12.8", *CUDA_12_FLOOR, oldest_gpu=TURING, newest_gpu=(12, 0)),
+    Build("cu130", "13.0", *CUDA_13_FLOOR, oldest_gpu=TURING),
+    Build("cu132", "13.2", *CUDA_13_FLOOR, oldest_gpu=TURING),
     Build("rocm7.2", rocm="7.2", companions=("triton-rocm",)),
 )
 BUILDS_BY_NAME = {build.name: build for build in BUILDS}
 ROCM_BUILD = next(build for build in BUILDS if build.rocm is not None)
 
 
-def _version(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split("."))
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".") if part.isdigit())
 
 
 def driver_supports(driver: str, build: Build, windows: bool = False) -> bool:
     """True when an NVIDIA driver of version `driver` can run `build`."""
     floor = build.min_driver_windows if windows else build.min_driver_linux
-    return floor is None or _version(driver) >= _version(floor)
+    return floor is None or version_tuple(driver) >= version_tuple(floor)
 
 
-def newest_build_for_driver(driver: str, windows: bool = False) -> Build:
-    """The newest CUDA build the driver runs, or the CPU build when it runs none."""
+def newest_build_for(
+    driver: str, gpus: tuple[Capability, ...] = (), windows: bool = False
+) -> Build:
+    """The newest CUDA build the driver runs and every GPU has kernels in, else the CPU build."""
     for build in reversed(BUILDS):
-        if build.cuda is not None and driver_supports(driver, build, windows):
+        if build.cuda is None or not driver_supports(driver, build, windows):
+            continue
+        if all(build.runs_gpu(gpu) for gpu in gpus):
             return build
     return BUILDS_BY_NAME["cpu"]
+
+
+def capability_text(capability: Capability) -> str:
+    """`sm_70` for compute capability 7.0, as PyTorch names architectures."""
+    return f"sm_{capability[0]}{capability[1]}"

@@ -47,10 +47,18 @@ PROBE_TIMEOUT_S = 5.0
 ROCM_BUILD = cuda.ROCM_BUILD.name
 ROCM_VERSION = cuda.ROCM_BUILD.rocm
 
-NVIDIA_SMI_QUERY = ("nvidia-smi", "--query-gpu=driver_version,name", "--format=csv,noheader")
+# compute_cap needs a driver from 2021 or later (R510); older ones refuse the field, and are
+# asked again without it.
+NVIDIA_SMI_QUERY = (
+    "nvidia-smi",
+    "--query-gpu=driver_version,name,compute_cap",
+    "--format=csv,noheader",
+)
+NVIDIA_SMI_QUERY_OLD = ("nvidia-smi", "--query-gpu=driver_version,name", "--format=csv,noheader")
 
 _FALSE_WORDS = {"", "0", "false", "no", "off"}
 _DRIVER_VERSION = re.compile(r"\d+(?:\.\d+)*")
+_CAPABILITY = re.compile(r"(\d+)\.(\d+)")
 _PROC_VERSION = re.compile(r"NVRM version:.*?\s(\d+\.\d+(?:\.\d+)*)(?:\s|$)")
 _GFX = re.compile(r"gfx[0-9a-f]+")
 _ROCMINFO_NAME = re.compile(r"^\s*Name:\s+(gfx[0-9a-f]+)\s*$", re.MULTILINE)
@@ -80,6 +88,7 @@ class Detection:
     driver: str | None
     gpus: tuple[str, ...]
     summary: str
+    capabilities: tuple[cuda.Capability, ...] = ()
 
 
 # --- Probe boundary -------------------------------------------------------------------------
@@ -93,6 +102,8 @@ def read_probes() -> Probes:
     if override:
         return Probes(platform=sys.platform, driver_override=override)
     smi = _run(NVIDIA_SMI_QUERY)
+    if smi is not None and smi[0] != 0 and "compute_cap" in smi[1]:
+        smi = _run(NVIDIA_SMI_QUERY_OLD)
     agents = _run(("rocm_agent_enumerator",))
     return Probes(
         proc_driver_version=_read_text(PROC_DRIVER_VERSION),
@@ -182,15 +193,32 @@ def parse_proc_driver_version(text: str) -> str | None:
 
 
 def parse_nvidia_smi(text: str) -> tuple[str | None, tuple[str, ...]]:
-    """(driver version, GPU names) from `nvidia-smi --query-gpu=driver_version,name` output."""
+    """(driver version, GPU names) from `nvidia-smi --query-gpu=driver_version,name[,...]`."""
+    driver, gpus = parse_nvidia_gpus(text)
+    return driver, tuple(name for name, _ in gpus)
+
+
+def parse_nvidia_gpus(
+    text: str,
+) -> tuple[str | None, tuple[tuple[str, cuda.Capability | None], ...]]:
+    """(driver version, (GPU name, compute capability or None) per GPU) from nvidia-smi.
+
+    Reads `--query-gpu=driver_version,name,compute_cap` lines ("580.65.06, Tesla V100, 7.0"),
+    and the older two-field form, which has no capability.
+    """
     driver: str | None = None
-    names: list[str] = []
+    gpus: list[tuple[str, cuda.Capability | None]] = []
     for line in text.splitlines():
-        version, comma, name = line.partition(",")
+        version, comma, rest = line.partition(",")
+        name, _, last = rest.rpartition(",")
+        capability = _CAPABILITY.fullmatch(last.strip())
+        if capability is None:
+            name = rest
         if comma and is_driver_version(version.strip()) and name.strip():
             driver = driver or version.strip()
-            names.append(name.strip())
-    return driver, tuple(names)
+            cap = (int(capability[1]), int(capability[2])) if capability else None
+            gpus.append((name.strip(), cap))
+    return driver, tuple(gpus)
 
 
 def nvidia_smi_problem(text: str) -> str:
@@ -222,11 +250,13 @@ def detect(probes: Probes) -> Detection:
         return _cpu(f"GPU detection turned off by {NO_DETECTION_ENV}")
     if probes.driver_override is not None:
         return _from_override(probes.driver_override, windows)
-    driver, gpus = _nvidia(probes)
+    driver, listed = _nvidia(probes)
+    gpus = tuple(name for name, _ in listed)
+    capabilities = tuple(sorted({cap for _, cap in listed if cap is not None}))
     amd = _amd(probes)
     if driver and gpus:
         reason = f"Detected NVIDIA driver {driver} ({_count(gpus)})"
-        return _for_driver(driver, gpus, reason, windows)
+        return _for_driver(driver, gpus, reason, windows, capabilities)
     if amd:
         summary = f"Detected AMD GPU ({_count(amd)}): {_proposing(ROCM_BUILD)}"
         return Detection(ROCM_BUILD, None, amd, summary)
@@ -238,12 +268,14 @@ def detect(probes: Probes) -> Detection:
     return _cpu("No NVIDIA or AMD GPU detected" + (f" (nvidia-smi: {problem})" if problem else ""))
 
 
-def _nvidia(probes: Probes) -> tuple[str | None, tuple[str, ...]]:
+def _nvidia(
+    probes: Probes,
+) -> tuple[str | None, tuple[tuple[str, cuda.Capability | None], ...]]:
     """The NVIDIA driver version (nvidia-smi's, else /proc's) and the GPUs nvidia-smi lists."""
     driver: str | None = None
-    gpus: tuple[str, ...] = ()
+    gpus: tuple[tuple[str, cuda.Capability | None], ...] = ()
     if probes.nvidia_smi is not None and probes.nvidia_smi_returncode == 0:
-        driver, gpus = parse_nvidia_smi(probes.nvidia_smi)
+        driver, gpus = parse_nvidia_gpus(probes.nvidia_smi)
     if driver is None and probes.proc_driver_version is not None:
         driver = parse_proc_driver_version(probes.proc_driver_version)
     return driver, gpus
@@ -274,11 +306,22 @@ def _from_override(value: str, windows: bool) -> Detection:
     return _for_driver(value, (), f"NVIDIA driver {value} set by {DRIVER_ENV}", windows)
 
 
-def _for_driver(driver: str, gpus: tuple[str, ...], reason: str, windows: bool) -> Detection:
-    """The newest build the driver runs, the reason given, and a note when it runs none."""
-    build = cuda.newest_build_for_driver(driver, windows)
-    summary = f"{reason}{_too_old(build, windows)}: {_proposing(build.name)}"
-    return Detection(build.name, driver, gpus, summary)
+def _for_driver(
+    driver: str,
+    gpus: tuple[str, ...],
+    reason: str,
+    windows: bool,
+    capabilities: tuple[cuda.Capability, ...] = (),
+) -> Detection:
+    """The newest build the driver and the GPUs run, the reason, and why older when it is."""
+    build = cuda.newest_build_for(driver, capabilities, windows)
+    by_driver = cuda.newest_build_for(driver, (), windows)
+    why = _too_old(build, windows)
+    if build != by_driver:
+        missing = [cuda.capability_text(c) for c in capabilities if not by_driver.runs_gpu(c)]
+        why = f"; {by_driver.name} has no kernels for {', '.join(missing)}"
+    summary = f"{reason}{why}: {_proposing(build.name)}"
+    return Detection(build.name, driver, gpus, summary, capabilities)
 
 
 def _cpu(reason: str) -> Detection:

@@ -23,7 +23,8 @@ from extensions.detect import Probes
 # --- Recorded outputs of the real tools -----------------------------------------------------
 # What each tool prints on the kind of machine the constant's name says, in the tool's exact
 # format (spacing, punctuation, exit code): `cat /proc/driver/nvidia/version`,
-# `nvidia-smi --query-gpu=driver_version,name --format=csv,noheader`, `rocm_agent_enumerator`
+# `nvidia-smi --query-gpu=driver_version,name,compute_cap --format=csv,noheader` (older drivers:
+# without compute_cap), `rocm_agent_enumerator`
 # and `rocminfo` (trimmed to the agent lines). Build dates, GCC lines and UUIDs vary per machine
 # and are not read.
 
@@ -49,7 +50,14 @@ PROC_TWO_PART_VERSION = (
     "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.57  Mon Jul 19 20:35:04 UTC 2021\n"
 )
 
-SMI_H100 = "580.65.06, NVIDIA H100 80GB HBM3\n"
+SMI_H100 = "580.65.06, NVIDIA H100 80GB HBM3, 9.0\n"
+SMI_V100_X4_R580 = "580.95.05, Tesla V100-SXM2-32GB, 7.0\n" * 4  # a Volta cluster, new driver
+SMI_P100_R550 = "550.144.03, Tesla P100-PCIE-16GB, 6.0\n"
+SMI_B200_R570 = "570.172.08, NVIDIA B200, 10.0\n"
+SMI_OLD_DRIVER_NO_CAP = (  # R470 nvidia-smi does not know the compute_cap field
+    'Field "compute_cap" is not a valid field to query.\n\n',
+    2,
+)
 SMI_A100_X4 = "550.144.03, NVIDIA A100-SXM4-80GB\n" * 4
 SMI_MIXED_WORKSTATION = "550.144.03, NVIDIA RTX A6000\n550.144.03, NVIDIA GeForce RTX 4090\n"
 SMI_K80_X2 = "470.256.02, Tesla K80\n" * 2
@@ -120,6 +128,36 @@ def nvidia(proc: str | None = None, smi: tuple[str, int] | None = None, **kw: An
 )
 def test_driver_version_is_read_from_proc(text: str, version: str | None) -> None:
     assert detect.parse_proc_driver_version(text) == version
+
+
+def test_nvidia_smi_rows_give_each_gpus_compute_capability() -> None:
+    driver, gpus = detect.parse_nvidia_gpus(SMI_V100_X4_R580 + SMI_H100)
+    assert driver == "580.95.05"
+    assert gpus[0] == ("Tesla V100-SXM2-32GB", (7, 0)) and gpus[-1][1] == (9, 0)
+
+
+def test_nvidia_smi_rows_without_compute_capability_still_give_names() -> None:
+    assert detect.parse_nvidia_gpus(SMI_K80_X2) == ("470.256.02", (("Tesla K80", None),) * 2)
+
+
+def test_a_gpu_name_with_a_comma_is_kept_whole() -> None:
+    _, gpus = detect.parse_nvidia_gpus("580.65.06, NVIDIA RTX PRO 6000, Server Edition, 12.0\n")
+    assert gpus == (("NVIDIA RTX PRO 6000, Server Edition", (12, 0)),)
+
+
+@pytest.mark.parametrize(
+    ("smi", "accelerator"),
+    [(SMI_V100_X4_R580, "cu126"), (SMI_P100_R550, "cu126"), (SMI_B200_R570, "cu128")],
+    ids=["V100-new-driver", "P100", "B200-R570"],
+)
+def test_the_gpus_architecture_limits_the_build(smi: str, accelerator: str) -> None:
+    assert detect.detect(nvidia(None, (smi, 0))).accelerator == accelerator
+
+
+def test_an_older_build_for_an_old_gpu_says_why() -> None:
+    summary = detect.detect(nvidia(None, (SMI_V100_X4_R580, 0))).summary
+    assert "cu132 has no kernels for sm_70" in summary
+    assert summary.endswith("proposing cu126 (CUDA 12.6).")
 
 
 def test_nvidia_smi_rows_give_the_driver_and_every_gpu_name() -> None:
@@ -295,7 +333,7 @@ def test_an_amd_gpu_wins_over_an_nvidia_driver_without_gpu() -> None:
 
 @pytest.mark.parametrize(
     ("version", "accelerator"),
-    [("550.54.14", "cu128"), ("580", "cu132"), ("470.57", "cpu")],
+    [("550.54.14", "cu128"), ("580.65.06", "cu132"), ("580", "cu128"), ("470.57", "cpu")],
 )
 def test_the_driver_override_decides_alone(version: str, accelerator: str) -> None:
     probes = nvidia(PROC_R580_H100, (SMI_H100, 0), driver_override=version)
@@ -385,6 +423,15 @@ def test_nvidia_smi_is_asked_for_driver_and_names(machine: Path) -> None:
     probes = detect.read_probes()
     assert (probes.nvidia_smi, probes.nvidia_smi_returncode) == (SMI_H100, 0)
     assert detect.detect(probes).accelerator == "cu132"
+
+
+@posix_only
+def test_an_old_nvidia_smi_is_asked_again_without_compute_capability(machine: Path) -> None:
+    new_query = " ".join(detect.NVIDIA_SMI_QUERY[1:])
+    body = f'[ "$*" = "{new_query}" ] && {{ {prints(*SMI_OLD_DRIVER_NO_CAP)}; }}\n'
+    install_tool(machine, "nvidia-smi", body + prints(SMI_K80_X2))
+    probes = detect.read_probes()
+    assert (probes.nvidia_smi, probes.nvidia_smi_returncode) == (SMI_K80_X2, 0)
 
 
 @posix_only

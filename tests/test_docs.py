@@ -90,6 +90,7 @@ def test_driver_table_has_one_row_per_build_with_its_floor() -> None:
         assert row.startswith(f"| `{build.name}` |")
         if build.cuda is not None:
             assert f"≥ {build.min_driver_linux}" in row and f"≥ {build.min_driver_windows}" in row
+            assert cuda.capability_text(build.oldest_gpu or (0, 0)) in row
 
 
 def test_container_table_names_each_builds_runtime_image() -> None:

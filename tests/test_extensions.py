@@ -159,6 +159,7 @@ def test_bad_index_urls_are_explained(url: str, problem: str) -> None:
     [
         ("580.65.06", "cu132"),
         ("590.10", "cu132"),
+        ("580.10", "cu128"),  # an R580 driver older than CUDA 13's floor (580.65.06)
         ("570.124.06", "cu128"),
         ("550.54.14", "cu128"),
         ("525.60.13", "cu128"),
@@ -167,11 +168,35 @@ def test_bad_index_urls_are_explained(url: str, problem: str) -> None:
     ],
 )
 def test_newest_build_for_driver(driver: str, build: str) -> None:
-    assert cuda.newest_build_for_driver(driver).name == build
+    assert cuda.newest_build_for(driver).name == build
+
+
+@pytest.mark.parametrize(
+    ("gpu", "build"),
+    [
+        ((6, 0), "cu126"),  # P100: only CUDA 12.6 keeps Pascal
+        ((7, 0), "cu126"),  # V100: CUDA 12.8 and 13 start at Turing
+        ((7, 5), "cu132"),
+        ((9, 0), "cu132"),
+        ((12, 0), "cu132"),  # Blackwell: CUDA 13 (kernels and PTX)
+    ],
+)
+def test_newest_build_for_a_new_driver_depends_on_the_gpu(
+    gpu: tuple[int, int], build: str
+) -> None:
+    assert cuda.newest_build_for("580.65.06", (gpu,)).name == build
+
+
+def test_a_blackwell_gpu_never_gets_cuda_12_6() -> None:
+    assert cuda.newest_build_for("560.35.03", ((10, 0),)).name == "cu128"
+
+
+def test_one_old_gpu_in_the_machine_decides_for_all() -> None:
+    assert cuda.newest_build_for("580.65.06", ((9, 0), (7, 0))).name == "cu126"
 
 
 def test_build_labels_name_the_driver() -> None:
-    assert cuda.BUILDS_BY_NAME["cu130"].label == "CUDA 13.0 — NVIDIA driver ≥ 580"
+    assert cuda.BUILDS_BY_NAME["cu130"].label == "CUDA 13.0 — NVIDIA driver ≥ 580.65.06"
     assert cuda.BUILDS_BY_NAME["cpu"].label.startswith("CPU only")
 
 

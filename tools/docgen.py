@@ -139,22 +139,33 @@ def questions_page(copier_yml: str) -> str:
 
 
 def driver_table(builds: Iterable[cuda.Build] = cuda.BUILDS) -> str:
-    """A Markdown table: each PyTorch build and the GPU driver it needs."""
+    """A Markdown table: each PyTorch build, the GPU driver it needs and the GPUs it runs."""
     lines = [
-        "| `accelerator` | Built for | Linux driver | Windows driver |",
-        "|---|---|---|---|",
+        "| `accelerator` | Built for | Linux driver | Windows driver | NVIDIA GPUs |",
+        "|---|---|---|---|---|",
     ]
     for build in builds:
+        gpus = "none"
         if build.cuda is not None:
             built_for = f"CUDA {build.cuda}"
             linux, windows = f"≥ {build.min_driver_linux}", f"≥ {build.min_driver_windows}"
+            gpus = _gpu_range(build)
         elif build.is_gpu:
             built_for = f"ROCm {build.rocm}"
             linux, windows = "amdgpu driver supported by ROCm " + str(build.rocm), "no wheels"
         else:
             built_for, linux, windows = "CPU", "none needed", "none needed"
-        lines.append(f"| `{build.name}` | {built_for} | {linux} | {windows} |")
+        lines.append(f"| `{build.name}` | {built_for} | {linux} | {windows} | {gpus} |")
     return "\n".join(lines)
+
+
+def _gpu_range(build: cuda.Build) -> str:
+    """`sm_50 to sm_90`, or `sm_75 and newer` for a build that ships PTX."""
+    assert build.oldest_gpu is not None
+    oldest = cuda.capability_text(build.oldest_gpu)
+    if build.newest_gpu is None:
+        return f"{oldest} and newer"
+    return f"{oldest} to {cuda.capability_text(build.newest_gpu)}"
 
 
 def container_images(builds: Iterable[cuda.Build] = cuda.BUILDS) -> str:

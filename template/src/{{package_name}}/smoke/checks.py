@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .builds import min_driver, newest_build_for_driver, version_tuple
+from .builds import min_driver, newest_build_for, version_tuple
 from .facts import Facts
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
@@ -113,12 +113,12 @@ def driver(facts: Facts) -> Check:
     if not facts.torch_cuda:
         return Check(
             "driver", WARN, f"NVIDIA driver {facts.driver}{supports}, but torch is a CPU build",
-            f"Use the GPU: {UPDATE_HINT} -d accelerator={newest_build_for_driver(facts.driver)}",
+            f"Use the GPU: {UPDATE_HINT} -d accelerator={_build_for_this_machine(facts)}",
         )  # fmt: skip
     windows = facts.platform.startswith("win")
     needed = min_driver(facts.torch_cuda, windows)
     if needed and version_tuple(facts.driver) < version_tuple(needed):
-        fits = newest_build_for_driver(facts.driver, windows)
+        fits = _build_for_this_machine(facts)
         return Check(
             "driver", FAIL, f"driver {facts.driver} is older than CUDA {facts.torch_cuda} "
             f"needs (>= {needed})",
@@ -146,13 +146,25 @@ def devices(facts: Facts) -> Check:
         if not _arch_supported(device.capability, facts.arch_list):
             unsupported.append(f"{device.name} (sm_{major}{minor})")
     if unsupported:
+        fits = _build_for_this_machine(facts)
+        remedy = (
+            f"Switch to a build with kernels for this GPU: {UPDATE_HINT} -d accelerator={fits}"
+            if fits != "cpu"
+            else "No CUDA build of this template runs this GPU with this driver"
+        )
         return Check(
             "devices", FAIL, f"this torch build has no kernels for {', '.join(unsupported)}; "
             f"it supports {' '.join(facts.arch_list)}",
-            f"Choose an older CUDA build that still covers this GPU: {UPDATE_HINT} "
-            "-d accelerator=cu126",
+            remedy,
         )  # fmt: skip
     return Check("devices", PASS, f"{len(facts.devices)} GPU(s): " + "; ".join(described))
+
+
+def _build_for_this_machine(facts: Facts) -> str:
+    """The newest CUDA build this machine's driver and GPUs run (cpu when none)."""
+    gpus = [device.capability for device in facts.devices] or facts.gpu_capabilities
+    windows = facts.platform.startswith("win")
+    return newest_build_for(facts.driver or "0", gpus, windows)
 
 
 def _arch_supported(capability: tuple[int, int], arch_list: list[str]) -> bool:

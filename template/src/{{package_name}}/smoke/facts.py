@@ -58,6 +58,7 @@ class Facts:
     driver: str | None = None
     driver_cuda: str | None = None  # newest CUDA the driver supports (nvidia-smi)
     driver_note: str | None = None  # what the driver probe said when it found no GPU
+    gpu_capabilities: list[tuple[int, int]] = field(default_factory=list)  # from nvidia-smi
     cuda_available: bool = False
     devices: list[Device] = field(default_factory=list)
     compute: dict[str, float] = field(default_factory=dict)  # "cuda:0 fp32" -> max abs error
@@ -79,6 +80,7 @@ class Facts:
         values["devices"] = [
             Device(**{**d, "capability": tuple(d["capability"])}) for d in data.get("devices", [])
         ]
+        values["gpu_capabilities"] = [tuple(c) for c in data.get("gpu_capabilities", [])]
         return cls(**values)
 
 
@@ -169,6 +171,10 @@ def _driver(facts: Facts) -> None:
             facts.driver_cuda = match.group(1)
         if smi.returncode != 0:
             facts.driver_note = (smi.stdout + smi.stderr).strip().splitlines()[0][:200]
+    if facts.driver is not None:
+        caps = _run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"])
+        found = re.findall(r"^\s*(\d+)\.(\d+)\s*$", caps.stdout, re.M) if caps else []
+        facts.gpu_capabilities = [(int(major), int(minor)) for major, minor in found]
     proc = Path("/proc/driver/nvidia/version")
     if facts.driver is None and proc.is_file():
         match = re.search(r"Kernel Module.*?\s(\d+\.\d+(?:\.\d+)?)\s", proc.read_text())
