@@ -13,8 +13,6 @@ from packaging.utils import canonicalize_name
 from . import cuda, detect, torch_index, torch_releases
 
 NEWEST = "newest"
-TORCH_COMPANIONS = ("torchvision", "torchaudio")
-PLATFORM_NAMES = {"linux": "Linux", "win32": "Windows", "darwin": "macOS"}
 
 
 def local_detection() -> detect.Detection:
@@ -42,76 +40,84 @@ def accelerator_choices() -> str:
 
 
 def torch_version_choices() -> str:
-    choices = {"Newest release the build has for this Python": NEWEST}
-    choices.update({f"torch {r.version}": r.version for r in reversed(torch_releases.RELEASES)})
+    choices = {"Newest release every index the project uses has": NEWEST}
+    choices.update({f"torch {line}": line for line in torch_releases.torch_lines()})
     return json.dumps(choices)
 
 
-def torch_version_error(torch_version: str, accelerator: str, python_version: str) -> str:
-    if torch_version == NEWEST:
-        return ""
-    release = next((r for r in torch_releases.RELEASES if r.version == torch_version), None)
-    if release is None:
-        return f"torch {torch_version} is not in the template's table; choose a listed release."
-    if accelerator not in release.builds:
-        with_build = [r.version for r in torch_releases.RELEASES if accelerator in r.builds]
-        return (
-            f"torch {torch_version} has no {accelerator} build (PyTorch published {accelerator} "
-            f"for torch {', '.join(with_build)}). Choose one of those, or another accelerator."
+def torch_version_error(
+    torch_version: str,
+    accelerator: str,
+    python_version: str,
+    packages: list[str] | None = None,
+    cpu_extra: bool = False,
+) -> str:
+    """Empty when a torch release serves these answers on every platform, else why not."""
+    try:
+        torch_releases.choose(
+            accelerator,
+            packages or [],
+            python_version,
+            cpu_extra=cpu_extra,
+            torch_version=torch_version or NEWEST,
         )
-    if not torch_releases.supports(release, accelerator, python_version):
-        low, high = release.python
-        return (
-            f"torch {torch_version} supports Python {low} to {high}, not {python_version}. "
-            "Choose another release or go back and change python_version."
-        )
+    except torch_releases.NoRelease as error:
+        return str(error)
     return ""
 
 
-def torch_requirement(torch_version: str) -> str:
-    return "torch" if torch_version in ("", NEWEST) else f"torch=={torch_version}.*"
+def torch_packages_error(packages: list[str], accelerator: str) -> str:
+    """A companion PyTorch publishes for no release of this build, refused when chosen."""
+    for package in packages:
+        lines = [
+            line
+            for line in torch_releases.torch_lines()
+            if package in torch_releases.COMPANION_LINES.get(line, {})
+            and not torch_releases.problem(line, accelerator, [package], None)
+        ]
+        if not lines:
+            return (
+                f"PyTorch publishes no {package} for the {accelerator} build. Choose another "
+                f"accelerator, or leave {package} out."
+            )
+    return ""
 
 
 def derive(context: dict[str, Any]) -> dict[str, Any]:
     """`torch_plan` for the templates, and the dependency list with torch routed by it."""
     if context.get("framework") != "pytorch":
         return {"torch_plan": None}
-    routed = {"torch", *TORCH_COMPANIONS}
-    release_line = torch_requirement(context.get("torch_version", NEWEST))
-    constraints = list(context.get("dependency_constraints") or [])
-    if context.get("env_manager") != "pixi" and release_line != "torch":
-        # torch bare, for the set-up to pin; the release line a uv constraint ([tool.uv]).
-        constraints.append(release_line)
-        release_line = "torch"
-    specs = {"torch": release_line}
-    specs.update({name: name for name in context.get("torch_packages") or []})
-    rest = []
-    for item in context["dependencies"]:
-        name = canonicalize_name(Requirement(item).name)
-        if name not in routed:
-            rest.append(item)
-        elif item != name or name not in specs:
-            specs[name] = item  # the user's own requirement ("torch>=2.12") wins
     accelerator = context["accelerator"]
-    plan = torch_index.torch_plan(
-        context["torch_index_url"],
+    choice = torch_releases.choose(
         accelerator,
-        [spec for name, spec in specs.items() if name != "torch"],
-        cpu_extra=bool(context.get("cpu_extra")) and cuda.BUILDS_BY_NAME[accelerator].is_gpu,
-        torch_requirement=specs["torch"],
+        context.get("torch_packages") or [],
+        context["python_version"],
+        cpu_extra=bool(context.get("cpu_extra")),
+        torch_version=context.get("torch_version") or NEWEST,
     )
+    plan = torch_index.torch_plan(context["torch_index_url"], choice)
+    routed = set(plan.sources)
+    rest = [
+        item
+        for item in context["dependencies"]
+        if canonicalize_name(Requirement(item).name) not in routed
+    ]
     build = cuda.BUILDS_BY_NAME[accelerator]
     return {
         "torch_plan": plan,
         "torch_build": build,
-        "torch_build_platforms": " and ".join(PLATFORM_NAMES[p] for p in build.platforms),
+        "torch_build_platforms": ", ".join(
+            torch_releases.PLATFORM_LABELS[p] for p in build.platforms
+        ),
         "dependencies": [*plan.dependencies, *rest],
-        "dependency_constraints": constraints,
+        "dependency_constraints": [*plan.constraints, *context["dependency_constraints"]]
+        if context.get("env_manager") != "pixi"
+        else [],
     }
 
 
 FILTERS = {
-    "torch_python_error": torch_releases.torch_python_error,
+    "torch_packages_error": torch_packages_error,
     "torch_version_error": torch_version_error,
 }
 GLOBALS = {

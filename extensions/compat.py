@@ -1,38 +1,29 @@
-"""Which Python versions each framework supports, and how the project pins Python."""
+"""The Python versions the template offers, and how the project pins Python."""
 
 from __future__ import annotations
 
 import re
 
-from . import torch_releases
-
-# Oldest and newest Python minor each framework publishes wheels for today.
-# PyTorch 2.14 is the last release for 3.10 (2.15 needs 3.11); 3.15 wheels are too new to rely on.
-PYTHON_SUPPORT: dict[str, tuple[str, str]] = {
-    "pytorch": ("3.10", "3.14"),
-    "none": ("3.10", "3.14"),
-}
-
-FRAMEWORK_LABELS = {"pytorch": "PyTorch", "none": "the NumPy-only project"}
+# Every Python minor a generated project may use, oldest first; the default is in copier.yml.
+# 3.10 is left out: it reached end of life in October 2026, and NumPy >= 2.3 and torch 2.15
+# need 3.11. 3.15 is left out until the scientific stack publishes wheels for it. Whether a
+# PyTorch release has wheels for the chosen Python is checked with the release
+# (torch_releases.choose).
+PYTHONS: tuple[str, ...] = ("3.11", "3.12", "3.13", "3.14")
 
 
 def _as_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def python_version_error(python_version: str, framework: str, accelerator: str = "cpu") -> str:
-    low, high = PYTHON_SUPPORT[framework]
+def python_version_error(python_version: str) -> str:
+    low, high = PYTHONS[0], PYTHONS[-1]
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
         return (
             f"'{python_version}' is not a Python minor version. Write it as 3.MINOR, e.g. {high}."
         )
-    if not _as_tuple(low) <= _as_tuple(python_version) <= _as_tuple(high):
-        return (
-            f"{FRAMEWORK_LABELS[framework]} supports Python {low} to {high}, not {python_version}. "
-            f"Choose a version in that range."
-        )
-    if framework == "pytorch":
-        return torch_releases.torch_python_error(python_version, accelerator)
+    if python_version not in PYTHONS:
+        return f"The template offers Python {low} to {high}, not {python_version}. Choose one."
     return ""
 
 

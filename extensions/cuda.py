@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 Capability = tuple[int, int]
+ALL_PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class Build:
     newest_gpu: Capability | None = None
     # Packages the build's torch requires from its own index (torch's Triton for ROCm).
     companions: tuple[str, ...] = ()
+    # The project's platforms (pytorch_facts.PLATFORMS) this build serves; the CPU build
+    # serves the rest. CUDA wheels exist for Linux (x86_64, aarch64) and Windows; ROCm
+    # wheels for Linux x86_64 only.
+    platforms: tuple[str, ...] = ALL_PLATFORMS
 
     @property
     def is_gpu(self) -> bool:
@@ -55,16 +60,25 @@ class Build:
 
 
 CUDA_12_FLOOR = ("525.60.13", "528.33")
+CUDA_PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64")
 CUDA_13_FLOOR = ("580.65.06", "580.65.06")
-MAXWELL, TURING, HOPPER = (5, 0), (7, 5), (9, 0)
+MAXWELL, TURING, HOPPER, BLACKWELL = (5, 0), (7, 5), (9, 0), (12, 0)
+
+
+def _cuda(name: str, version: str, floor: tuple[str, str], gpus: tuple[Capability, ...]) -> Build:
+    """A CUDA build: its floors, its GPUs (oldest[, newest]) and the CUDA platforms."""
+    oldest, newest = gpus[0], gpus[1] if len(gpus) > 1 else None
+    return Build(name, version, *floor, oldest_gpu=oldest, newest_gpu=newest,
+                 platforms=CUDA_PLATFORMS)  # fmt: skip
+
 
 BUILDS: tuple[Build, ...] = (
     Build("cpu"),
-    Build("cu126", "12.6", *CUDA_12_FLOOR, oldest_gpu=MAXWELL, newest_gpu=HOPPER),
-    Build("cu128", "12.8", *CUDA_12_FLOOR, oldest_gpu=TURING, newest_gpu=(12, 0)),
-    Build("cu130", "13.0", *CUDA_13_FLOOR, oldest_gpu=TURING),
-    Build("cu132", "13.2", *CUDA_13_FLOOR, oldest_gpu=TURING),
-    Build("rocm7.2", rocm="7.2", companions=("triton-rocm",)),
+    _cuda("cu126", "12.6", CUDA_12_FLOOR, (MAXWELL, HOPPER)),
+    _cuda("cu128", "12.8", CUDA_12_FLOOR, (TURING, BLACKWELL)),
+    _cuda("cu130", "13.0", CUDA_13_FLOOR, (TURING,)),
+    _cuda("cu132", "13.2", CUDA_13_FLOOR, (TURING,)),
+    Build("rocm7.2", rocm="7.2", companions=("triton-rocm",), platforms=("linux-x86_64",)),
 )
 BUILDS_BY_NAME = {build.name: build for build in BUILDS}
 ROCM_BUILD = next(build for build in BUILDS if build.rocm is not None)

@@ -58,6 +58,7 @@ requirements = _module("requirements")
 torch_index = _module("torch_index")
 gitconfig = _module("gitconfig")
 cuda = _module("cuda")
+pytorch_facts = _module("pytorch_facts")
 
 # Feature modules plug in without touching the classes below. Each may define
 #   FILTERS: dict[str, Callable]   -- Jinja filters for copier.yml (validators, defaults)
@@ -174,6 +175,7 @@ class DerivedContext(ContextHook):
         context["distribution_name"] = naming.distribution_name(context["project_name"])
         context["uses_torch"] = framework == "pytorch"
         context["update_restore_command"] = _recovery().RESTORE
+        context["target_environments"] = [p.marker for p in pytorch_facts.PLATFORMS]
         context["cuda_builds"] = cuda.BUILDS
         for feature in _features():
             derive = getattr(feature, "derive", None)

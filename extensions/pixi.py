@@ -248,17 +248,33 @@ def pixi_plan(
     return plan, project_dependencies
 
 
+def _with_release_lines(context: dict[str, Any], source: str) -> list[str]:
+    """The dependencies, the PyTorch packages constrained to the chosen release lines.
+
+    From PyTorch's indexes (source pypi) always, so every platform gets the same release;
+    from conda-forge only when `torch_version` names a line (conda-forge has its own set).
+    """
+    dependencies = list(context["dependencies"])
+    plan = context.get("torch_plan")
+    explicit = context.get("torch_version") not in (None, "", "newest")
+    if plan is None or not (source == PYPI or explicit):
+        return dependencies
+    lines = {canonicalize_name(Requirement(c).name): c for c in plan.constraints}
+    return [lines.get(canonicalize_name(Requirement(item).name), item) for item in dependencies]
+
+
 def derive(context: dict[str, Any]) -> dict[str, Any]:
     """`pixi` (the plan, or None for a uv project) and the dependency list pixi must see."""
     if context.get("env_manager") != "pixi":
         return {"pixi": None}
     framework = context["framework"]
+    source = context.get("pixi_torch_source") or CONDA_FORGE
     plan, dependencies = pixi_plan(
         python_version=context["python_version"],
         framework=framework,
         accelerator=context.get("accelerator") or "cpu",
-        dependencies=list(context["dependencies"]),
-        torch_source=context.get("pixi_torch_source") or CONDA_FORGE,
+        dependencies=_with_release_lines(context, source),
+        torch_source=source,
         compilers=bool(context.get("compilers")),
         index_url=context.get("torch_index_url") or torch_index.DEFAULT_TORCH_INDEX_URL,
     )

@@ -7,10 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
-from . import cuda
+from . import cuda, pytorch_facts, torch_releases
 
 DEFAULT_TORCH_INDEX_URL = "https://download.pytorch.org/whl"
 
@@ -86,77 +83,75 @@ class Source:
 class TorchPlan:
     """Everything the generated pyproject says about PyTorch.
 
-    `dependencies` go to `[project].dependencies`; with extras, `extras` hold the builds
-    instead (one `[project.optional-dependencies]` table each, declared in conflict).
+    `dependencies` go to `[project].dependencies`; with two builds, `extras` hold them
+    instead (one `[project.optional-dependencies]` table each, declared in conflict). Every
+    requirement is bare: the release lines are `constraints` (`[tool.uv]
+    constraint-dependencies`), and the set-up pins the versions the lock chose.
     """
 
     indexes: tuple[TorchIndex, ...]
     sources: dict[str, tuple[Source, ...]]
     dependencies: tuple[str, ...]
     extras: dict[str, tuple[str, ...]]
+    constraints: tuple[str, ...]
+    environments: tuple[str, ...]  # the platforms the lock covers, as markers
+    line: str  # the torch release line, "2.14"
 
     @property
     def conflicts(self) -> tuple[str, ...]:
         return tuple(self.extras)
 
 
-def platform_marker(platforms: tuple[str, ...], *, negate: bool = False) -> str:
-    """`sys_platform == 'linux' or sys_platform == 'win32'`, or its negation."""
-    if negate:
-        return " and ".join(f"sys_platform != '{platform}'" for platform in platforms)
-    return " or ".join(f"sys_platform == '{platform}'" for platform in platforms)
+def platforms_marker(names: Sequence[str]) -> str:
+    """A marker selecting these platforms among the project's (`linux-x86_64`, ...).
 
-
-def extra_name(build: str) -> str:
-    """The extra named after a build, normalised as PEP 685 does (`rocm7.2` -> `rocm7-2`)."""
-    return canonicalize_name(build)
-
-
-def torch_plan(
-    base: str,
-    accelerator: str,
-    packages: Sequence[str] = (),
-    *,
-    cpu_extra: bool = False,
-    torch_requirement: str = "torch",
-) -> TorchPlan:
-    """Route torch and `packages` (torchvision, torchaudio) to the accelerator's index.
-
-    A GPU build has wheels for some platforms only, so its index serves those (CUDA: Linux
-    and Windows; ROCm: Linux) and the CPU index serves the rest (macOS, with MPS on Apple
-    silicon): one uv.lock covers the cluster and the laptop. Every package that uses an
-    index also gets a source, because an explicit index without a source is never used
-    (uv#12774). With `cpu_extra`, the CPU build and the GPU build become two conflicting
-    extras instead, chosen with `uv sync --extra cpu` or `--extra <build>`.
+    A whole operating system reads as `sys_platform == 'linux'`; a part of one names the
+    machine too.
     """
-    build = cuda.BUILDS_BY_NAME[accelerator]
-    cpu = cuda.BUILDS_BY_NAME["cpu"]
-    torch_packages = (torch_requirement, *packages)
-    names = tuple(Requirement(item).name for item in torch_packages)
-    build_index = torch_index(base, build.name)
-    if not build.is_gpu:
-        source = (Source(build_index.name),)
-        return TorchPlan((build_index,), dict.fromkeys(names, source), torch_packages, {})
+    chosen = [p for p in pytorch_facts.PLATFORMS if p.name in names]
+    parts: list[str] = []
+    for system in dict.fromkeys(p.sys_platform for p in chosen):
+        of_system = [p for p in pytorch_facts.PLATFORMS if p.sys_platform == system]
+        if all(p in chosen for p in of_system):
+            parts.append(f"sys_platform == '{system}'")
+        else:
+            parts += [
+                f"({p.marker})" if len(chosen) > 1 else p.marker for p in chosen if p in of_system
+            ]
+    return " or ".join(parts)
 
-    cpu_index = torch_index(base, cpu.name)
-    on_gpu_platforms = platform_marker(build.platforms)
-    companions = tuple(f"{name}; {on_gpu_platforms}" for name in build.companions)
-    companion_sources = dict.fromkeys(
-        build.companions, (Source(build_index.name, marker=on_gpu_platforms),)
+
+def torch_plan(base: str, choice: torch_releases.TorchChoice) -> TorchPlan:
+    """Route torch and its companions, per platform, to the indexes the choice names.
+
+    Every package routed to an index also gets a source, because an explicit index without
+    a source is never used (uv#12774). A build's own packages (ROCm's Triton) are direct
+    dependencies on the platforms the build serves, from the same index.
+    """
+    names = ("torch", *choice.companions)
+    used = dict.fromkeys(index for v in choice.variants for index in v.routes.values())
+    indexes = {name: torch_index(base, name) for name in used}
+    sources: dict[str, list[Source]] = {}
+    requirements: dict[str | None, list[str]] = {}
+    for variant in choice.variants:
+        listed = requirements.setdefault(variant.extra, list(names))
+        for index in dict.fromkeys(variant.routes.values()):
+            platforms = variant.platforms_of(index)
+            whole = len(platforms) == len(variant.routes)
+            marker = None if whole else platforms_marker(platforms)
+            source = Source(indexes[index].name, marker=marker, extra=variant.extra)
+            for name in names:
+                sources.setdefault(name, []).append(source)
+            for companion in cuda.BUILDS_BY_NAME[index].companions:
+                listed.append(f"{companion}; {marker}" if marker else companion)
+                sources.setdefault(companion, []).append(source)
+    routed = requirements.pop(None, [])
+    return TorchPlan(
+        indexes=tuple(indexes.values()),
+        sources={name: tuple(entries) for name, entries in sources.items()},
+        dependencies=tuple(routed),
+        extras={extra: tuple(items) for extra, items in requirements.items() if extra},
+        constraints=choice.constraints,
+        environments=tuple(p.marker for p in pytorch_facts.PLATFORMS),
+        line=choice.line,
     )
-    indexes = (build_index, cpu_index)
-    if cpu_extra:
-        gpu_extra = extra_name(build.name)
-        sources = dict.fromkeys(
-            names, (Source(cpu_index.name, extra="cpu"), Source(build_index.name, extra=gpu_extra))
-        )
-        extras = {"cpu": torch_packages, gpu_extra: (*torch_packages, *companions)}
-        return TorchPlan(indexes, {**sources, **companion_sources}, (), extras)
-    sources = dict.fromkeys(
-        names,
-        (
-            Source(build_index.name, marker=on_gpu_platforms),
-            Source(cpu_index.name, marker=platform_marker(build.platforms, negate=True)),
-        ),
-    )
-    return TorchPlan(indexes, {**sources, **companion_sources}, (*torch_packages, *companions), {})

@@ -1,75 +1,214 @@
-"""Which PyTorch releases exist for which build and Python: refuse what cannot resolve.
+"""Which PyTorch release a project gets, and from which index on each platform it targets.
 
-The project does not pin a torch release up front (the lock takes the newest one the
-build's index has for the project's Python), so a combination is possible when at least one
-release publishes wheels for both. Source: the PyTorch release matrix (RELEASE.md), checked
-against PyPI's Requires-Python; see docs/index.md. Add a row when PyTorch releases.
+A project targets four platforms (`pytorch_facts.PLATFORMS`: Linux x86_64 and aarch64,
+Windows x86_64, macOS arm64) and installs PyTorch in one or two ways: one environment routed
+by platform, or (`cpu_extra`) two extras, the CPU build and the GPU build. Each way sends
+each platform to one index: the GPU build's where it has wheels (`cuda.Build.platforms`),
+the CPU build's elsewhere. The indexes do not move together (cu128 stops at torch 2.11 while
+the CPU index has 2.15), so the release is chosen here, once, on purpose: the newest release
+line that every index the project uses publishes for every platform it serves there and the
+project's Python, with the torchvision/torchaudio made for it. The lock then takes that
+line's newest patch release everywhere. `torch_version` may ask for an older line instead.
+
+All facts come from `pytorch_indexes.toml` (through `pytorch_facts`); nothing here reaches
+the network.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from packaging.version import Version
+
+from . import cuda, pytorch_facts
+
+NEWEST = "newest"
+COMPANIONS = ("torchvision", "torchaudio")
+PLATFORM_NAMES = {platform.name: platform for platform in pytorch_facts.PLATFORMS}
+# For the messages: "Linux aarch64" rather than "linux-aarch64".
+PLATFORM_LABELS = {
+    "linux-x86_64": "Linux x86_64",
+    "linux-aarch64": "Linux aarch64",
+    "windows-x86_64": "Windows x86_64",
+    "macos-arm64": "macOS arm64",
+}
+
+
+class NoRelease(ValueError):
+    """No release fits the answers; the message says which and what to choose instead."""
 
 
 @dataclass(frozen=True)
-class TorchRelease:
-    version: str
-    python: tuple[str, str]  # oldest and newest Python minor with wheels
-    builds: frozenset[str]  # index names (cpu, cu126, rocm7.2, ...) that publish it
+class Variant:
+    """One way the project installs PyTorch: the routed environment, or one extra."""
+
+    extra: str | None  # None: the project's own dependencies
+    routes: Mapping[str, str]  # platform name -> index (build name) it takes PyTorch from
+
+    def platforms_of(self, index: str) -> tuple[str, ...]:
+        return tuple(p for p, routed in self.routes.items() if routed == index)
 
 
-def _release(version: str, python: tuple[str, str], *builds: str) -> TorchRelease:
-    return TorchRelease(version, python, frozenset(("cpu", *builds)))
+@dataclass(frozen=True)
+class TorchChoice:
+    """The PyTorch release line a project gets, its companions, and how it installs them."""
+
+    line: str  # "2.14"
+    companions: Mapping[str, str]  # "torchvision" -> "0.29"
+    variants: tuple[Variant, ...]
+
+    @property
+    def constraints(self) -> tuple[str, ...]:
+        """The release lines as uv constraints: ("torch==2.14.*", "torchvision==0.29.*")."""
+        lines = {"torch": self.line, **self.companions}
+        return tuple(f"{name}=={line}.*" for name, line in lines.items())
 
 
-RELEASES: tuple[TorchRelease, ...] = (
-    _release("2.9", ("3.10", "3.14"), "cu126", "cu128", "cu130"),
-    _release("2.10", ("3.10", "3.14"), "cu126", "cu128", "cu130"),
-    _release("2.11", ("3.10", "3.14"), "cu126", "cu128", "cu130", "rocm7.2"),
-    _release("2.12", ("3.10", "3.14"), "cu126", "cu130", "cu132", "rocm7.2"),
-    _release("2.13", ("3.10", "3.15"), "cu126", "cu130", "cu132", "rocm7.2"),
-    _release("2.14", ("3.10", "3.15"), "cu126", "cu130", "cu132"),
-)
+def variants(accelerator: str, cpu_extra: bool = False) -> tuple[Variant, ...]:
+    """How each platform gets PyTorch for this build (see the module docstring)."""
+    build = cuda.BUILDS_BY_NAME[accelerator]
+    routed = {
+        platform.name: accelerator if platform.name in build.platforms else "cpu"
+        for platform in pytorch_facts.PLATFORMS
+    }
+    if not (cpu_extra and build.is_gpu):
+        return (Variant(None, routed),)
+    everywhere_cpu = dict.fromkeys(routed, "cpu")
+    return (Variant("cpu", everywhere_cpu), Variant(extra_name(accelerator), routed))
 
 
-def _minor(version: str) -> tuple[int, int]:
-    major, minor = version.split(".")[:2]
-    return int(major), int(minor)
+def extra_name(build: str) -> str:
+    """The extra named after a build, normalised as PEP 685 does (`rocm7.2` -> `rocm7-2`)."""
+    return build.replace(".", "-").replace("_", "-").lower()
 
 
-def supports(release: TorchRelease, build: str, python_version: str) -> bool:
-    low, high = release.python
-    return build in release.builds and _minor(low) <= _minor(python_version) <= _minor(high)
+# torch release line -> the torchvision and torchaudio lines built for it. torchaudio's last
+# line, 2.11, is made for torch 2.11 and later (its release notes); torchvision pairs with
+# exactly one torch line, and has none yet for 2.15.
+COMPANION_LINES: dict[str, dict[str, str]] = {
+    "2.9": {"torchvision": "0.24", "torchaudio": "2.9"},
+    "2.10": {"torchvision": "0.25", "torchaudio": "2.10"},
+    "2.11": {"torchvision": "0.26", "torchaudio": "2.11"},
+    "2.12": {"torchvision": "0.27", "torchaudio": "2.11"},
+    "2.13": {"torchvision": "0.28", "torchaudio": "2.11"},
+    "2.14": {"torchvision": "0.29", "torchaudio": "2.11"},
+    "2.15": {"torchaudio": "2.11"},
+}
 
 
-def newest_release(build: str, python_version: str) -> TorchRelease | None:
-    """The newest release with `build` wheels for `python_version`, if any."""
-    for release in reversed(RELEASES):
-        if supports(release, build, python_version):
-            return release
-    return None
+def torch_lines(facts: pytorch_facts.Facts | None = None) -> list[str]:
+    """Every torch release line some index publishes, newest first ("2.15", "2.14", ...)."""
+    facts = facts or pytorch_facts.load()
+    found = {
+        _line(version)
+        for index in facts.indexes()
+        for platform in pytorch_facts.PLATFORMS
+        for version in facts.versions(index, "torch", platform.name, None)
+    }
+    return sorted(found, key=Version, reverse=True)
 
 
-def python_range(build: str) -> tuple[str, str] | None:
-    """Oldest and newest Python any release of `build` supports."""
-    releases = [r for r in RELEASES if build in r.builds]
-    if not releases:
-        return None
-    low = min((r.python[0] for r in releases), key=_minor)
-    high = max((r.python[1] for r in releases), key=_minor)
-    return low, high
+def _line(version: str) -> str:
+    release = Version(version).release
+    return f"{release[0]}.{release[1]}"
 
 
-def torch_python_error(python_version: str, build: str) -> str:
-    """Empty when some torch release has `build` wheels for `python_version`."""
-    if newest_release(build, python_version) is not None:
-        return ""
-    releases = [r.version for r in RELEASES if build in r.builds]
-    span = python_range(build)
-    if span is None:
-        return f"No PyTorch release in the template's table publishes the {build} build."
-    return (
-        f"PyTorch's {build} build exists for torch {releases[0]} to {releases[-1]}, which "
-        f"support Python {span[0]} to {span[1]}, not {python_version}. Choose a Python in that "
-        "range, or another accelerator."
+def _has(
+    facts: pytorch_facts.Facts,
+    index: str,
+    project: str,
+    line: str,
+    platform: str,
+    python: str | None,
+) -> bool:
+    versions = facts.versions(index, project, platform, python)
+    return any(_line(version) == line for version in versions)
+
+
+def problem(
+    line: str,
+    accelerator: str,
+    packages: Sequence[str],
+    python: str | None,
+    *,
+    cpu_extra: bool = False,
+    facts: pytorch_facts.Facts | None = None,
+) -> str:
+    """Why `line` cannot serve these answers, in one sentence; empty when it can.
+
+    `python` None: any Python (for a question asked before the Python is known).
+    """
+    facts = facts or pytorch_facts.load()
+    companions = COMPANION_LINES.get(line, {})
+    for package in packages:
+        if package not in companions:
+            return f"{package} has no release made for torch {line} yet"
+    needed = {"torch": line, **{p: companions[p] for p in packages}}
+    for variant in variants(accelerator, cpu_extra):
+        for index in dict.fromkeys(variant.routes.values()):
+            platforms = variant.platforms_of(index)
+            for project, project_line in needed.items():
+                anywhere = [
+                    p for p in PLATFORM_NAMES if _has(facts, index, project, project_line, p, None)
+                ]
+                if not anywhere:
+                    return f"PyTorch publishes no {index} build of {project} {project_line}"
+                for platform in platforms:
+                    if not _has(facts, index, project, project_line, platform, python):
+                        for_python = f" and Python {python}" if python else ""
+                        return (
+                            f"the {index} index has no {project} {project_line} wheel for "
+                            f"{PLATFORM_LABELS[platform]}{for_python}"
+                        )
+    return ""
+
+
+def choose(
+    accelerator: str,
+    packages: Sequence[str],
+    python: str,
+    *,
+    cpu_extra: bool = False,
+    torch_version: str = NEWEST,
+    facts: pytorch_facts.Facts | None = None,
+) -> TorchChoice:
+    """The release line for these answers (see the module docstring); NoRelease says why not."""
+    facts = facts or pytorch_facts.load()
+    packages = [p for p in COMPANIONS if p in packages]
+    known = torch_lines(facts)
+    if torch_version != NEWEST and torch_version not in known:
+        raise NoRelease(
+            f"torch {torch_version} is not a release line PyTorch's indexes hold "
+            f"({', '.join(known)}); choose one of those or '{NEWEST}'."
+        )
+    candidates = known if torch_version == NEWEST else [torch_version]
+    reasons: dict[str, str] = {}
+    for line in candidates:
+        reason = problem(line, accelerator, packages, python, cpu_extra=cpu_extra, facts=facts)
+        if not reason:
+            companions = {p: COMPANION_LINES[line][p] for p in packages}
+            return TorchChoice(line, companions, variants(accelerator, cpu_extra))
+        reasons[line] = reason
+    if torch_version != NEWEST:
+        reason = reasons[torch_version]
+        raise NoRelease(
+            f"torch {torch_version} cannot serve this project: {reason}. {_fix(packages)}"
+        )
+    # The most telling reason: from the newest line that has torch itself for this build.
+    torch_alone = [
+        line for line in reasons if not problem(line, accelerator, [], None, facts=facts)
+    ]
+    line = (torch_alone or list(reasons))[0]
+    what = " and ".join(["torch", *packages])
+    raise NoRelease(
+        f"No PyTorch release has {what} for the {accelerator} build and Python {python} "
+        f"(torch {line}: {reasons[line]}). {_fix(packages)}"
     )
+
+
+def _fix(packages: Sequence[str]) -> str:
+    fixes = ["another accelerator", "another Python"]
+    if packages:
+        fixes.append(f"fewer companions than {', '.join(packages)}")
+    return f"Choose {', or '.join(fixes)} (or another torch_version)."

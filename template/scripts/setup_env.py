@@ -6,6 +6,7 @@
 
     uv run scripts/setup_env.py                  # every step; safe to run again
     uv run scripts/setup_env.py --from sync      # resume from one step
+    uv run scripts/setup_env.py --until verify   # lock and check every platform; install nothing
     uv run scripts/setup_env.py upgrade [NAME]   # newest versions allowed; re-pin, sync, check
 
 Pinning writes `==<locked version>` for each direct dependency written without a version
@@ -27,12 +28,14 @@ import threading
 import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomlkit
 from dotenv import dotenv_values
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -156,14 +159,22 @@ def locked_versions(lock_text: str) -> dict[str, set[str]]:
     return versions
 
 
-def locked_version(requirement: str, locked: dict[str, set[str]]) -> str | None:
+def locked_version(
+    requirement: str, locked: dict[str, set[str]], routed: frozenset[str] = frozenset()
+) -> str | None:
     """The one version uv.lock holds for this requirement, None if it holds none.
 
     The local label is dropped (torch 2.13.0+cpu is pinned as ==2.13.0, which PEP 440
     matches with the +cpu and plain builds alike), so one pin serves every platform.
+    A package taken from its own indexes (`routed`, e.g. torch) can be locked at a different
+    release per platform, because those indexes do not publish the same releases: it is
+    pinned at the oldest, which every one of them has, and the re-lock then takes it
+    everywhere.
     """
     name = Requirement(requirement).name
     versions = {Version(v).public for v in locked.get(canonicalize_name(name), ())}
+    if len(versions) > 1 and canonicalize_name(name) in routed:
+        return str(min(versions))
     if len(versions) > 1:
         raise StepFailed(
             f"{name} is locked at several versions ({', '.join(sorted(versions))}), "
@@ -213,13 +224,14 @@ def pin_pyproject(pyproject_text: str, lock_text: str) -> str:
     locked = locked_versions(lock_text)
     document = tomlkit.parse(pyproject_text)
     record = set_up_pins(document)
+    routed = frozenset(name for family in index_families(document) for name in family)
     pins: dict[str, str] = {}
     for array in dependency_arrays(document):
         for index, item in enumerate(list(array)):
             if not isinstance(item, str) or owner(item, record) == "yours":
                 continue
             name = canonicalize_name(Requirement(item).name)
-            version = locked_version(item, locked)
+            version = locked_version(item, locked, routed)
             if version is not None:
                 replace_item(array, index, with_pin(item, version))
                 pins[name] = version
@@ -300,7 +312,8 @@ def pin() -> None:
         print("    set up before pins were recorded: every == pin is taken as the set-up's.")
     after = pin_pyproject(before, (PROJECT / "uv.lock").read_text(encoding="utf-8"))
     for requirement in yours(after):
-        version = locked_version(requirement, locked) or "not locked"
+        name = canonicalize_name(Requirement(requirement).name)
+        version = " / ".join(sorted(locked.get(name, set()))) or "not locked"
         print(f"    {requirement}: yours, kept as written (locked: {version}).")
     if after == before:
         print("    every pin of the set-up already equals the lock.")
@@ -316,6 +329,94 @@ def record_pins() -> None:
     platform's torch wheel into another platform's fork (uv 0.13), depending on the cache.
     """
     run([uv(), "lock"])
+
+
+# ── Checking the lock on every platform ─────────────────────────────────────
+
+# uv's names (`--python-platform`) for the platforms a lock can target, by the
+# (sys_platform, platform_machine) that a [tool.uv] required-environments marker selects.
+PYTHON_PLATFORMS = {
+    ("linux", "x86_64"): ("Linux x86_64", "x86_64-manylinux_2_28"),
+    ("linux", "aarch64"): ("Linux aarch64", "aarch64-manylinux_2_28"),
+    ("win32", "AMD64"): ("Windows x86_64", "x86_64-pc-windows-msvc"),
+    ("win32", "ARM64"): ("Windows arm64", "aarch64-pc-windows-msvc"),
+    ("darwin", "arm64"): ("macOS arm64", "aarch64-apple-darwin"),
+    ("darwin", "x86_64"): ("macOS x86_64", "x86_64-apple-darwin"),
+}
+# PyTorch's macOS wheels (torch 2.12 and later) are built for macOS 14 and newer.
+MACOS_VERSION = "14.0"
+
+
+def target_platforms(pyproject_text: str) -> list[tuple[str, str]]:
+    """(name, uv platform) of each platform in [tool.uv] required-environments."""
+    uv_table = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {})
+    markers = [Marker(text) for text in uv_table.get("required-environments", [])]
+    return [
+        named
+        for (system, machine), named in PYTHON_PLATFORMS.items()
+        if any(m.evaluate({"sys_platform": system, "platform_machine": machine}) for m in markers)
+    ]
+
+
+def install_problem(python: str, platform: str, extra: str | None) -> str:
+    """What `uv sync --locked --dry-run` says against installing uv.lock on `platform`."""
+    command = [uv(), "sync", "--locked", "--dry-run", "--quiet"] + (
+        ["--python", python] if python else []
+    )
+    command += ["--python-platform", platform] + (["--extra", extra] if extra else [])
+    environment = uv_environment() | {"MACOSX_DEPLOYMENT_TARGET": MACOS_VERSION}
+    done = subprocess.run(command, cwd=PROJECT, env=environment, capture_output=True, text=True)
+    if done.returncode == 0:
+        return ""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return " ".join(lines[:2]) or f"exited with {done.returncode}"
+
+
+def lock_problems() -> list[str]:
+    """Each platform (and build extra) uv.lock would not install on, with uv's reason."""
+    text = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
+    # The project's interpreter, found once (each dry run would look for it again).
+    found = subprocess.run(
+        [uv(), "python", "find"], cwd=PROJECT, env=uv_environment(), capture_output=True, text=True
+    )
+    python = found.stdout.strip() if found.returncode == 0 else ""
+    cases = [
+        (name, platform, extra)
+        for name, platform in target_platforms(text)
+        for extra in torch_extras(text) or [None]
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = pool.map(lambda case: install_problem(python, case[1], case[2]), cases)
+    return [
+        f"{name}{f' (extra {extra})' if extra else ''}: {problem}"
+        for (name, _, extra), problem in zip(cases, found, strict=True)
+        if problem
+    ]
+
+
+def verify() -> None:
+    """Prove that uv.lock installs on every platform the project targets, before using it.
+
+    A lock can pass `uv lock --check` and still hold, for one platform, a wheel of another
+    (uv was seen folding platform forks when re-locking from a warm cache): such a lock is
+    made again from the indexes once, and if it still fails, the set-up stops here.
+    """
+    problems = lock_problems()
+    if not problems:
+        print(f"    uv.lock installs on {', '.join(n for n, _ in target_platforms(_pyproject()))}.")
+        return
+    listed = "".join(f"\n      {problem}" for problem in problems)
+    print(f"    uv.lock does not install on:{listed}\n    Locking again from the indexes.")
+    run([uv(), "lock", "--refresh"])
+    pin()
+    problems = lock_problems()
+    if problems:
+        listed = "".join(f"\n      {problem}" for problem in problems)
+        raise StepFailed(f"uv.lock does not install on:{listed}")
+
+
+def _pyproject() -> str:
+    return (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def torch_extras(pyproject_text: str) -> list[str]:
@@ -388,6 +489,14 @@ STEPS = (
         "Pinning direct dependencies to uv.lock (pyproject.toml)",
         pin,
         "Fix the requirement named above in pyproject.toml.",
+    ),
+    Step(
+        "verify",
+        "Checking that uv.lock installs on every platform the project targets",
+        verify,
+        "A package named above has no wheel for that platform. If the project never runs "
+        "there, remove the platform from [tool.uv] required-environments (and environments) "
+        "in pyproject.toml; otherwise change that requirement.",
     ),
     Step(
         "sync",
@@ -581,7 +690,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--from", dest="start", choices=[s.name for s in STEPS], default="env")
+    names = [s.name for s in STEPS]
+    parser.add_argument("--from", dest="start", choices=names, default="env")
+    parser.add_argument(
+        "--until",
+        choices=names,
+        default=names[-1],
+        help="stop after this step (verify: lock and check every platform, install nothing)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="upgrade")
     upgrading = commands.add_parser(
         "upgrade", help="move dependencies to the newest versions their constraints allow"
@@ -592,11 +708,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "upgrade":
         return upgrade(args.packages)
+    todo = steps_from(args.start)
+    todo = todo[: [s.name for s in todo].index(args.until) + 1] if args.until in names else todo
     try:
-        if not run_steps(steps_from(args.start)):
+        if not run_steps(todo):
             return 1
     except KeyboardInterrupt:
         return 130
+    if todo[-1] is not STEPS[-1]:
+        print(f"==> Stopped after '{args.until}', as asked: nothing after it was done.", flush=True)
+        return 0
     print("==> Environment ready: uv run pytest runs the tests.", flush=True)
     return 0
 
