@@ -10,7 +10,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import cuda, detect, torch_index, torch_releases
+from . import cuda, detect, pytorch_facts, torch_index, torch_releases
 
 NEWEST = "newest"
 
@@ -72,7 +72,7 @@ def torch_packages_error(packages: list[str], accelerator: str) -> str:
         lines = [
             line
             for line in torch_releases.torch_lines()
-            if package in torch_releases.COMPANION_LINES.get(line, {})
+            if package in pytorch_facts.load().companions.get(line, {})
             and not torch_releases.problem(line, accelerator, [package], None)
         ]
         if not lines:

@@ -15,7 +15,7 @@ import functools
 import re
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
@@ -267,6 +267,8 @@ class Facts:
     sets: tuple[WheelSet, ...]
     notes: dict[str, tuple[str, ...]]  # per index: what the listings could not confirm
     source: str = ""  # what the listings were
+    # torch release line -> {companion: the companion's release line made for it}
+    companions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def indexes(self) -> tuple[str, ...]:
         """Every index, in the facts file's order."""
@@ -363,6 +365,20 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _companions(table: object, source: str) -> dict[str, dict[str, str]]:
+    """The [companions] table: torch line -> {torchvision: line, torchaudio: line}."""
+    if not isinstance(table, dict):
+        raise ValueError(f"{source}: [companions] must be a table")
+    pairs: dict[str, dict[str, str]] = {}
+    for line, companions in table.items():
+        if not isinstance(companions, dict) or not all(
+            isinstance(v, str) and k in PROJECTS for k, v in companions.items()
+        ):
+            raise ValueError(f"{source}: companions.{line} must map projects to release lines")
+        pairs[line] = dict(companions)
+    return pairs
+
+
 def parse(document: dict[str, object], source: str = "facts") -> Facts:
     """Facts from the parsed TOML document (see pytorch_indexes.toml for the format)."""
     indexes = document.get("indexes", {})
@@ -397,6 +413,7 @@ def parse(document: dict[str, object], source: str = "facts") -> Facts:
                     )
                 )
     return Facts(
+        companions=_companions(document.get("companions", {}), source),
         checked=str(document.get("checked", "")),
         sets=tuple(sets),
         notes=notes,

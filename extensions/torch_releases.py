@@ -83,28 +83,14 @@ def extra_name(build: str) -> str:
     return build.replace(".", "-").replace("_", "-").lower()
 
 
-# torch release line -> the torchvision and torchaudio lines built for it. torchaudio's last
-# line, 2.11, is made for torch 2.11 and later (its release notes); torchvision pairs with
-# exactly one torch line, and has none yet for 2.15.
-COMPANION_LINES: dict[str, dict[str, str]] = {
-    "2.9": {"torchvision": "0.24", "torchaudio": "2.9"},
-    "2.10": {"torchvision": "0.25", "torchaudio": "2.10"},
-    "2.11": {"torchvision": "0.26", "torchaudio": "2.11"},
-    "2.12": {"torchvision": "0.27", "torchaudio": "2.11"},
-    "2.13": {"torchvision": "0.28", "torchaudio": "2.11"},
-    "2.14": {"torchvision": "0.29", "torchaudio": "2.11"},
-    "2.15": {"torchaudio": "2.11"},
-}
-
-
 def torch_lines(facts: pytorch_facts.Facts | None = None) -> list[str]:
-    """Every torch release line some index publishes, newest first ("2.15", "2.14", ...)."""
+    """Every torch release line the indexes of the offered builds hold, newest first."""
     facts = facts or pytorch_facts.load()
     found = {
         _line(version)
-        for index in facts.indexes()
-        for platform in pytorch_facts.PLATFORMS
-        for version in facts.versions(index, "torch", platform.name, None)
+        for build in cuda.BUILDS
+        if build.name in facts.indexes()
+        for version in facts.all_versions("torch", build.name)
     }
     return sorted(found, key=Version, reverse=True)
 
@@ -122,8 +108,13 @@ def _has(
     platform: str,
     python: str | None,
 ) -> bool:
-    versions = facts.versions(index, project, platform, python)
-    return any(_line(version) == line for version in versions)
+    """True when `index` has a wheel of `project` `line`.* for `platform` (and `python`)."""
+    if python is None:
+        return any(
+            _line(version) == line and platform in facts.platforms(index, project, version)
+            for version in facts.all_versions(project, index)
+        )
+    return any(_line(v) == line for v in facts.versions(index, project, platform, python))
 
 
 def problem(
@@ -140,7 +131,7 @@ def problem(
     `python` None: any Python (for a question asked before the Python is known).
     """
     facts = facts or pytorch_facts.load()
-    companions = COMPANION_LINES.get(line, {})
+    companions = facts.companions.get(line, {})
     for package in packages:
         if package not in companions:
             return f"{package} has no release made for torch {line} yet"
@@ -187,7 +178,7 @@ def choose(
     for line in candidates:
         reason = problem(line, accelerator, packages, python, cpu_extra=cpu_extra, facts=facts)
         if not reason:
-            companions = {p: COMPANION_LINES[line][p] for p in packages}
+            companions = {p: facts.companions[line][p] for p in packages}
             return TorchChoice(line, companions, variants(accelerator, cpu_extra))
         reasons[line] = reason
     if torch_version != NEWEST:
@@ -208,7 +199,5 @@ def choose(
 
 
 def _fix(packages: Sequence[str]) -> str:
-    fixes = ["another accelerator", "another Python"]
-    if packages:
-        fixes.append(f"fewer companions than {', '.join(packages)}")
-    return f"Choose {', or '.join(fixes)} (or another torch_version)."
+    leave_out = f", or leave out {' and '.join(packages)}" if packages else ""
+    return f"Choose another accelerator, Python or torch_version{leave_out}."

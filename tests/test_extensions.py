@@ -181,9 +181,7 @@ def test_newest_build_for_driver(driver: str, build: str) -> None:
         ((12, 0), "cu132"),  # Blackwell: CUDA 13 (kernels and PTX)
     ],
 )
-def test_newest_build_for_a_new_driver_depends_on_the_gpu(
-    gpu: tuple[int, int], build: str
-) -> None:
+def test_newest_build_for_a_new_driver_depends_on_the_gpu(gpu: tuple[int, int], build: str) -> None:
     assert cuda.newest_build_for("580.65.06", (gpu,)).name == build
 
 

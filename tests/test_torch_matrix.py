@@ -1,66 +1,58 @@
-"""The torch release matrix and the routing plan, as plain functions."""
+"""Issue #11's matrix at question time (tests/torch_matrix.py has the cases and the spec).
+
+Every case is asked through copier's real API: the ones no release can serve are refused
+with the reason, before anything is written; tests/test_torch_matrix_locks_*.py lock the
+others and read what each platform would install.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import copier
 import pytest
+from conftest import TEMPLATE
+from torch_matrix import CASES, Case, expected
 
-from extensions import accelerators, torch_index, torch_releases
+from extensions import torch_releases
 
-
-def test_cu128_stops_at_torch_2_11() -> None:
-    release = torch_releases.newest_release("cu128", "3.12")
-    assert release is not None and release.version == "2.11"
-
-
-def test_newest_release_of_a_current_build_is_the_newest_row() -> None:
-    release = torch_releases.newest_release("cu130", "3.12")
-    assert release == torch_releases.RELEASES[-1]
+REFUSED = [pytest.param(case, id=case.id) for case in CASES if expected(case) is None]
+ACCEPTED = [pytest.param(case, id=case.id) for case in CASES if expected(case) is not None]
 
 
-def test_python_outside_every_release_of_a_build_is_refused() -> None:
-    message = torch_releases.torch_python_error("3.15", "cu128")
-    assert "torch 2.9 to 2.11" in message and "3.10 to 3.14" in message
+def test_the_matrix_covers_every_offered_combination() -> None:
+    assert len(CASES) == 11 * 3 * 4  # 6 routed + 5 two-build variants, 3 package sets, 4 Pythons
+    assert REFUSED and ACCEPTED
 
 
-def test_supported_python_is_accepted() -> None:
-    assert torch_releases.torch_python_error("3.10", "rocm7.2") == ""
+@pytest.mark.parametrize("case", REFUSED)
+def test_a_combination_no_release_serves_is_refused_when_asked(case: Case, tmp_path: Path) -> None:
+    destination = tmp_path / "project"
+    with pytest.raises(ValueError, match=r"No PyTorch release has|PyTorch publishes no"):
+        copier.run_copy(
+            str(TEMPLATE),
+            str(destination),
+            data=case.answers,
+            defaults=True,
+            unsafe=True,
+            vcs_ref="HEAD",
+            quiet=True,
+            skip_tasks=True,
+        )
+    assert not destination.exists()
 
 
-def test_torch_version_must_support_python() -> None:
-    assert "supports Python 3.10 to 3.14" in accelerators.torch_version_error(
-        "2.12", "cu130", "3.15"
+@pytest.mark.parametrize("case", ACCEPTED)
+def test_the_template_chooses_the_line_the_facts_allow(case: Case) -> None:
+    """The template's choice (extensions/torch_releases.py) agrees with this file's spec."""
+    want = expected(case)
+    assert want is not None
+    choice = torch_releases.choose(
+        case.accelerator, case.packages, case.python, cpu_extra=case.cpu_extra
     )
+    assert choice.line == want.line
 
 
-@pytest.mark.parametrize("version", ["", "newest"])
-def test_newest_leaves_torch_unconstrained_until_the_lock(version: str) -> None:
-    assert accelerators.torch_requirement(version) == "torch"
-
-
-def test_a_release_line_constrains_torch_to_its_patches() -> None:
-    assert accelerators.torch_requirement("2.11") == "torch==2.11.*"
-
-
-def test_extra_names_are_normalised_like_pep_685() -> None:
-    assert torch_index.extra_name("rocm7.2") == "rocm7-2"
-
-
-def test_user_requirement_for_torch_wins_over_the_template() -> None:
-    context = {
-        "framework": "pytorch",
-        "accelerator": "cu126",
-        "torch_index_url": "https://mirror.example/whl",
-        "dependencies": ["torch>=2.12", "numpy", "torchvision"],
-        "torch_packages": [],
-    }
-    derived = accelerators.derive(context)
-    assert derived["dependencies"] == ["torch>=2.12", "torchvision", "numpy"]
-    assert set(derived["torch_plan"].sources) == {"torch", "torchvision"}
-
-
-def test_mirror_url_serves_every_build_under_it() -> None:
-    plan = torch_index.torch_plan("https://mirror.example/whl/", "cu130")
-    assert [index.url for index in plan.indexes] == [
-        "https://mirror.example/whl/cu130",
-        "https://mirror.example/whl/cpu",
-    ]
+def test_cu132_with_torchaudio_is_refused_naming_the_missing_build() -> None:
+    with pytest.raises(torch_releases.NoRelease, match="no cu132 build of torchaudio"):
+        torch_releases.choose("cu132", ["torchaudio"], "3.12")

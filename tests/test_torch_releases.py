@@ -7,6 +7,8 @@ torchvision none for 2.15); the real facts file is used by tests/test_torch_matr
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from extensions import torch_index, torch_releases
@@ -18,20 +20,39 @@ PYTHONS = ("3.11", "3.12", "3.13", "3.14")
 
 
 class World:
-    """`pytorch_facts.Facts`'s query, over {(index, project): {version: (platforms, pythons)}}."""
+    """The queries of `pytorch_facts.Facts` that choosing a release asks, over a small table:
+    {(index, project): {version: (platforms, pythons)}}."""
+
+    companions: ClassVar[dict[str, dict[str, str]]] = {  # as in the real facts
+        "2.11": {"torchvision": "0.26", "torchaudio": "2.11"},
+        "2.13": {"torchvision": "0.28", "torchaudio": "2.11"},
+        "2.14": {"torchvision": "0.29", "torchaudio": "2.11"},
+        "2.15": {"torchaudio": "2.11"},
+    }
 
     def __init__(self, table: dict[tuple[str, str], dict[str, tuple[tuple[str, ...], ...]]]):
         self.table = table
 
-    def indexes(self) -> list[str]:
-        return sorted({index for index, _ in self.table})
+    def indexes(self) -> tuple[str, ...]:
+        return tuple(sorted({index for index, _ in self.table}))
 
-    def versions(self, index: str, project: str, platform: str, python: str | None) -> list[str]:
+    def all_versions(self, project: str, index: str | None = None) -> list[str]:
+        return [
+            version
+            for (where, name), releases in self.table.items()
+            if name == project and index in (None, where)
+            for version in releases
+        ]
+
+    def platforms(self, index: str, project: str, version: str) -> set[str]:
+        return set(self.table.get((index, project), {}).get(version, ((), ()))[0])
+
+    def versions(self, index: str, project: str, platform: str, python: str) -> list[str]:
         releases = self.table.get((index, project), {})
         return [
             version
             for version, (platforms, pythons) in releases.items()
-            if platform in platforms and (python is None or python in pythons)
+            if platform in platforms and python in pythons
         ]
 
 
@@ -97,12 +118,12 @@ def test_a_release_line_can_be_asked_for() -> None:
 
 
 def test_a_line_the_build_never_published_is_refused_with_the_reason() -> None:
-    with pytest.raises(NoRelease, match="no cu128 build of torch 2.13"):
+    with pytest.raises(NoRelease, match=r"no cu128 build of torch 2\.13"):
         line("cu128", torch_version="2.13")
 
 
 def test_torchaudio_on_cu132_is_refused_with_the_reason() -> None:
-    with pytest.raises(NoRelease, match="no cu132 build of torchaudio 2.11"):
+    with pytest.raises(NoRelease, match=r"no cu132 build of torchaudio 2\.11"):
         line("cu132", "torchaudio")
 
 

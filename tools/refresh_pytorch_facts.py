@@ -263,7 +263,7 @@ def read_facts(listings: Listings, indexes: Iterable[str], old: Facts, checked: 
             page = listings.page(index, project)
             if page is not None:
                 sets += reduce(index, project, filenames(page), requires[project])
-    return Facts(checked, tuple(sets), old.notes, listings.describe())
+    return Facts(checked, tuple(sets), old.notes, listings.describe(), old.companions)
 
 
 # ── Writing the facts file ─────────────────────────────────────────────────
@@ -278,9 +278,16 @@ HEADER = """\
 #
 # Written by tools/refresh_pytorch_facts.py, which rewrites this file from the indexes' own
 # listings (see docs/contributing.md, "When PyTorch releases"). Edit by hand only the notes
-# of an index (what its listings cannot confirm); the tool keeps them.
+# of an index (what its listings cannot confirm) and [companions]; the tool keeps them.
 # Build tags (re-uploads such as torch-2.10.0-2-...) are dropped; pre-releases are left out.
 """
+
+
+COMPANIONS_HEADER = """\
+# The torchvision and torchaudio release lines made for each torch release line (torchvision's
+# compatibility table; torchaudio's release notes: its last line, 2.11, is made for torch 2.11
+# and later). torchvision pairs with exactly one torch line, and has none yet for 2.15.
+# Kept by hand: add a row when PyTorch releases."""
 
 
 def _toml(value: object) -> str:
@@ -307,6 +314,11 @@ def _key(name: str) -> str:
 def dump(facts: Facts) -> str:
     """The facts file's text (the inverse of pytorch_facts.parse)."""
     lines = [HEADER, f"checked = {_toml(facts.checked)}", f"source = {_toml(facts.source)}", ""]
+    lines += [COMPANIONS_HEADER, "[companions]"]
+    for line, companions in facts.companions.items():
+        pairs = ", ".join(f"{name} = {_toml(value)}" for name, value in companions.items())
+        lines.append(f"{_toml(line)} = {{ {pairs} }}")
+    lines.append("")
     for index in facts.indexes():
         key = _key(index)
         lines.append(f"# ── {index} " + "─" * max(3, 90 - len(index)))
