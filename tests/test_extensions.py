@@ -96,22 +96,22 @@ def test_numpy_only_project_has_no_torch() -> None:
 
 
 @pytest.mark.parametrize(
-    ("version", "framework", "problem"),
+    ("version", "problem"),
     [
-        ("3.9", "pytorch", "supports Python 3.10 to 3.14"),
-        ("3.15", "pytorch", "supports Python 3.10 to 3.14"),
-        ("3.9", "none", "supports Python 3.10 to 3.14"),
-        ("3.1x", "pytorch", "not a Python minor version"),
-        ("3.12.1", "none", "not a Python minor version"),
+        ("3.9", "offers Python 3.11 to 3.14"),
+        ("3.10", "offers Python 3.11 to 3.14"),  # end of life since October 2026
+        ("3.15", "offers Python 3.11 to 3.14"),
+        ("3.1x", "not a Python minor version"),
+        ("3.12.1", "not a Python minor version"),
     ],
 )
-def test_unsupported_python_is_explained(version: str, framework: str, problem: str) -> None:
-    assert problem in compat.python_version_error(version, framework)
+def test_unsupported_python_is_explained(version: str, problem: str) -> None:
+    assert problem in compat.python_version_error(version)
 
 
-@pytest.mark.parametrize("version", ["3.10", "3.11", "3.12", "3.13", "3.14"])
-def test_supported_python_passes(version: str) -> None:
-    assert compat.python_version_error(version, "pytorch") == ""
+@pytest.mark.parametrize("version", compat.PYTHONS)
+def test_offered_python_passes(version: str) -> None:
+    assert compat.python_version_error(version) == ""
 
 
 def test_python_is_pinned_to_one_minor() -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,15 +175,18 @@ def check_case(case: Case, project: Path) -> None:
     """Every platform of every extra installs the expected torch build and companions."""
     want = expected(case)
     assert want is not None
-    for extra, routing in case.variants().items():
-        for platform, index in routing.items():
-            installed = would_install(project, platform, extra)
-            where = f"{platform} (extra {extra})"
-            assert installed.get("torch") == want.versions["torch"] + label(index, platform), (
-                where,
-                installed,
-            )
-            for package in case.packages:
-                got = installed.get(package, "")
-                assert got.split("+")[0] == want.versions[package], (where, package, installed)
-                assert got.removeprefix(want.versions[package]) == label(index, platform), where
+    routes = [
+        (extra, platform, index)
+        for extra, routing in case.variants().items()
+        for platform, index in routing.items()
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = pool.map(lambda route: would_install(project, route[1], route[0]), routes)
+    for (extra, platform, index), installed in zip(routes, found, strict=True):
+        where = f"{platform} (extra {extra})"
+        torch = want.versions["torch"] + label(index, platform)
+        assert installed.get("torch") == torch, (where, installed)
+        for package in case.packages:
+            got = installed.get(package, "")
+            assert got.split("+")[0] == want.versions[package], (where, package, installed)
+            assert got.removeprefix(want.versions[package]) == label(index, platform), where
