@@ -1,9 +1,10 @@
 """PyTorch routing, proven on uv.lock: each platform gets the build the answers ask for.
 
-The lock is made by real `uv lock` runs against local indexes (tests/replica.py): a flat
-folder and a PEP 503 server on loopback. Their GPU wheels are STAND-INS with the names and
-versions of the real builds; only the CPU torch wheel is real. Nothing here installs a GPU
-build: `uv lock` resolves for every platform at once, which is what the routing decides.
+The lock is made by real `uv lock` runs against the replica of PyTorch's indexes
+(tests/replica.py): flat folders and a PEP 503 server on loopback. Their wheels are
+STAND-INS with the names, tags and metadata of the real builds; only the CPU torch wheel is
+real. What each of the project's four platforms would install is read from the lock with
+`uv sync --locked --dry-run --python-platform ...`; nothing here installs a GPU build.
 """
 
 from __future__ import annotations
@@ -17,81 +18,70 @@ import pytest
 import tomlkit
 import yaml
 from conftest import Render, render, run, set_environment
-from packaging.markers import Marker
 from test_render import assert_ruff_clean, assert_valid_pyproject
+from torch_matrix import label, would_install
 
-from extensions import cuda
+from extensions import cuda, pytorch_facts
 
 GPU_BUILDS = [build.name for build in cuda.BUILDS if build.is_gpu]
-LINUX, WINDOWS, MACOS = (
-    "sys_platform == 'linux'",
-    "sys_platform == 'win32'",
-    "sys_platform == 'darwin'",
-)
+PLATFORMS = [platform.name for platform in pytorch_facts.PLATFORMS]
 
 
-def lock(project: Path) -> dict[str, Any]:
+def lock(project: Path) -> None:
     result = run(["uv", "lock"], project)
     assert result.returncode == 0, result.stderr
-    return tomllib.loads((project / "uv.lock").read_text())
 
 
-def locked(lock_data: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return [package for package in lock_data["package"] if package["name"] == name]
-
-
-def index_of(package: dict[str, Any]) -> str:
-    """The last path segment of the index a locked package comes from (`cu130`, `cpu`)."""
-    registry = str(package["source"].get("registry", ""))
-    return "pypi" if "pypi.org" in registry else registry.rstrip("/").rsplit("/", 1)[-1]
-
-
-def build_for(lock_data: dict[str, Any], name: str, platform: str) -> str:
-    """Which index serves `name` on `platform` ("linux", "win32", "darwin") in this lock."""
-    candidates = locked(lock_data, name)
-    for package in candidates:
-        markers = package.get("resolution-markers", [])
-        if not markers or any(_marker_holds(marker, platform) for marker in markers):
-            return index_of(package)
-    raise AssertionError(f"{name} is not locked for {platform}: {candidates}")
-
-
-def _marker_holds(marker: str, platform: str) -> bool:
-    return Marker(marker).evaluate({"sys_platform": platform, "platform_system": platform})
+def torch_build_on(project: Path, platform: str, package: str = "torch") -> str:
+    """The local label of the `package` wheel `platform` would install: "+cu130", "+cpu", ""."""
+    version = would_install(project, platform, None)[package]
+    return version.partition("+")[1] + version.partition("+")[2]
 
 
 @pytest.mark.parametrize("accelerator", GPU_BUILDS)
 def test_gpu_build_serves_its_platforms_and_cpu_serves_the_rest(
-    rendered: Render, stand_in_index: Path, accelerator: str
+    rendered: Render, stand_in_index: Path, fresh_uv_cache: Path, accelerator: str
 ) -> None:
     project = rendered(accelerator=accelerator, torch_index_url=str(stand_in_index))
-    lock_data = lock(project)
+    lock(project)
     build = cuda.BUILDS_BY_NAME[accelerator]
-    for platform in ("linux", "win32", "darwin"):
-        expected = accelerator if platform in build.platforms else "cpu"
-        assert build_for(lock_data, "torch", platform) == expected, platform
+    for platform in PLATFORMS:
+        index = accelerator if platform in build.platforms else "cpu"
+        assert torch_build_on(project, platform) == label(index, platform), platform
 
 
-def test_rocm_brings_its_triton_from_the_rocm_index_on_linux_only(
+def test_rocm_serves_linux_x86_64_only(rendered: Render, stand_in_index: Path) -> None:
+    """PyTorch's ROCm index has no aarch64 wheel: Linux aarch64 gets the CPU build."""
+    project = rendered(accelerator="rocm7.2", torch_index_url=str(stand_in_index))
+    lock(project)
+    assert torch_build_on(project, "linux-x86_64") == "+rocm7.2"
+    assert torch_build_on(project, "linux-aarch64") == "+cpu"
+
+
+def test_rocm_brings_its_triton_from_the_rocm_index_on_linux_x86_64_only(
     rendered: Render, stand_in_index: Path
 ) -> None:
     project = rendered(accelerator="rocm7.2", torch_index_url=str(stand_in_index))
-    (triton,) = locked(lock(project), "triton-rocm")
-    assert index_of(triton) == "rocm7.2"
+    lock(project)
+    assert "triton-rocm" in would_install(project, "linux-x86_64", None)
+    assert "triton-rocm" not in would_install(project, "linux-aarch64", None)
     dependencies = tomllib.loads((project / "pyproject.toml").read_text())["project"]
-    assert f"triton-rocm; {LINUX}" in dependencies["dependencies"]
+    marker = "sys_platform == 'linux' and platform_machine == 'x86_64'"
+    assert f"triton-rocm; {marker}" in dependencies["dependencies"]
 
 
 def test_companions_follow_torch_to_the_same_build(rendered: Render, stand_in_index: Path) -> None:
     project = rendered(
         accelerator="cu130", torch_packages=["torchvision"], torch_index_url=str(stand_in_index)
     )
-    lock_data = lock(project)
-    assert build_for(lock_data, "torchvision", "linux") == "cu130"
-    assert build_for(lock_data, "torchvision", "darwin") == "cpu"
+    lock(project)
+    assert torch_build_on(project, "linux-aarch64", "torchvision") == "+cu130"
+    assert torch_build_on(project, "macos-arm64", "torchvision") == ""  # the CPU index's
 
 
-def test_pep503_mirror_routes_like_the_folder(rendered: Render, stand_in_server: str) -> None:
+def test_pep503_mirror_routes_like_the_folder(
+    rendered: Render, stand_in_server: str, fresh_uv_cache: Path
+) -> None:
     project = rendered(accelerator="cu126", torch_index_url=stand_in_server)
     indexes = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]["index"]
     assert [index["url"] for index in indexes] == [
@@ -99,16 +89,17 @@ def test_pep503_mirror_routes_like_the_folder(rendered: Render, stand_in_server:
         f"{stand_in_server}/cpu",
     ]
     assert all("format" not in index for index in indexes)  # PEP 503, not flat
-    lock_data = lock(project)
-    assert build_for(lock_data, "torch", "linux") == "cu126"
-    assert build_for(lock_data, "torch", "darwin") == "cpu"
+    lock(project)
+    assert torch_build_on(project, "windows-x86_64") == "+cu126"
+    assert torch_build_on(project, "macos-arm64") == ""
 
 
 def test_cpu_project_takes_torch_from_the_cpu_index_everywhere(
     rendered: Render, stand_in_index: Path
 ) -> None:
-    lock_data = lock(rendered(accelerator="cpu", torch_index_url=str(stand_in_index)))
-    assert {build_for(lock_data, "torch", p) for p in ("linux", "win32", "darwin")} == {"cpu"}
+    project = rendered(accelerator="cpu", torch_index_url=str(stand_in_index))
+    lock(project)
+    assert [torch_build_on(project, p) for p in PLATFORMS] == ["+cpu", "+cpu", "+cpu", ""]
 
 
 # ── Laptop + cluster: two builds as conflicting extras of one lock ──────────────────────
@@ -139,15 +130,21 @@ def installed_torch(project: Path) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("extra", "version"), [("cpu", "2.13.0+cpu"), ("cu130", "2.13.0+cu130")])
-def test_each_extra_installs_its_build_from_the_one_lock(
-    two_build_project: Path, extra: str, version: str
+def test_the_cpu_extra_installs_the_real_cpu_build_from_the_one_lock(
+    two_build_project: Path,
 ) -> None:
     result = run(
-        ["uv", "sync", "--locked", "--extra", extra, "--no-install-project"], two_build_project
+        ["uv", "sync", "--locked", "--extra", "cpu", "--no-install-project"], two_build_project
     )
     assert result.returncode == 0, result.stderr
-    assert installed_torch(two_build_project) == version
+    assert installed_torch(two_build_project) == "2.13.0+cpu"
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_the_gpu_extra_installs_on_every_platform(two_build_project: Path, platform: str) -> None:
+    """The cu130 extra takes the CPU build where cu130 has no wheels (macOS)."""
+    torch = would_install(two_build_project, platform, "cu130")["torch"]
+    assert torch == "2.13.0" + label("cpu" if platform == "macos-arm64" else "cu130", platform)
 
 
 def test_the_two_extras_cannot_be_installed_together(two_build_project: Path) -> None:
@@ -169,7 +166,8 @@ def test_an_index_without_a_source_gives_the_wrong_torch(
     pyproject = tomlkit.parse((project / "pyproject.toml").read_text())
     del pyproject["tool"]["uv"]["sources"]
     (project / "pyproject.toml").write_text(tomlkit.dumps(pyproject))
-    assert build_for(lock(project), "torch", "linux") == "pypi"  # not cu130
+    lock(project)
+    assert torch_build_on(project, "linux-x86_64") == ""  # PyPI's torch, not +cu130
 
 
 VARIANTS = [
@@ -179,7 +177,7 @@ VARIANTS = [
     )
     for acc in [build.name for build in cuda.BUILDS]
     for extra in (False, True)
-    for packages in ([], ["torchvision", "torchaudio"])
+    for packages in ([], ["torchvision", "torchaudio"] if acc != "cu132" else ["torchvision"])
     if not (extra and acc == "cpu")
 ]
 
