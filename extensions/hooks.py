@@ -172,7 +172,9 @@ class DerivedContext(ContextHook):
 
     def derive(self, context: dict[str, Any]) -> None:
         framework = context["framework"]
-        dependencies = requirements.project_dependencies(framework, context["extra_dependencies"])
+        dependencies = requirements.project_dependencies(
+            framework, context["extra_dependencies"], context["python_version"]
+        )
         context["dependency_constraints"] = []
         if context.get("env_manager") != "pixi":  # pixi reads no [tool.uv]; pixi.lock pins
             dependencies, context["dependency_constraints"] = requirements.bounds_apart(

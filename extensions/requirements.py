@@ -113,9 +113,16 @@ def requirements_error(
     return ""
 
 
-def project_dependencies(framework: str, extra: str) -> list[str]:
+# Python 3.10 has no tomllib: the smoke test reads uv.lock with tomli, the same parser.
+PYTHON_310_DEPENDENCIES: tuple[str, ...] = ("tomli",)
+
+
+def project_dependencies(framework: str, extra: str, python_version: str = "") -> list[str]:
     """Base dependencies of the framework, then the user's; a user's requirement wins."""
-    plan: dict[str, str] = {canonicalize_name(name): name for name in BASE_DEPENDENCIES[framework]}
+    base = [*BASE_DEPENDENCIES[framework]]
+    if python_version == "3.10":
+        base += PYTHON_310_DEPENDENCIES
+    plan: dict[str, str] = {canonicalize_name(name): name for name in base}
     for item in split_requirements(extra):
         requirement = Requirement(item)
         plan[canonicalize_name(requirement.name)] = str(requirement)  # quotes normalised

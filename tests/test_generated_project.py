@@ -165,3 +165,44 @@ def test_lock_drift_is_caught_and_the_remedy_fixes_it(numpy_project: Path) -> No
     assert "six: installed 1.16.0, not in uv.lock" in lock["summary"]
     assert run(["uv", "sync", "--locked"], numpy_project).returncode == 0
     assert run([python, "scripts/smoke_test.py"], numpy_project).returncode == 0
+
+
+def installed_top_level_modules(project: Path) -> dict[str, set[str]]:
+    """What each distribution in the project's environment installed, from its RECORD."""
+    from importlib.metadata import distributions
+
+    from tools.import_names import top_level_names
+
+    site = next((project / ".venv" / "lib").glob("python3.*/site-packages"))
+    return {
+        canonicalize_name(dist.metadata["Name"]): top_level_names(
+            [str(file) for file in dist.files or []]
+        )
+        for dist in distributions(path=[str(site)])
+    }
+
+
+def test_every_locked_package_is_in_the_import_name_table(project: Path) -> None:
+    """The table behind the package-name check knows every package a real lock holds.
+
+    When this fails, a dependency changed: run `uv run python -m tools.import_names`.
+    """
+    from extensions import import_names
+
+    table = import_names.table().distributions
+    locked = set(locked_versions(project)) - {canonicalize_name(project_name(project))}
+    assert locked - set(table) == set()
+
+
+def test_installed_modules_are_those_the_table_names(project: Path) -> None:
+    from extensions import import_names
+
+    table = import_names.table().distributions
+    own = canonicalize_name(project_name(project))
+    for name, modules in installed_top_level_modules(project).items():
+        if name != own:
+            assert modules <= set(table[name]), (name, modules)
+
+
+def project_name(project: Path) -> str:
+    return str(tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"])

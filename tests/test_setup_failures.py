@@ -154,8 +154,11 @@ def test_finished_setup_says_what_to_run_next(
         defaults=True, unsafe=True, vcs_ref="HEAD",
     )  # fmt: skip
     output = capfd.readouterr()
-    assert output.out.endswith(f"==> Next: cd {shlex.quote(str(project))} && uv run pytest\n\n")
+    next_step = f"cd {shlex.quote(str(project))} && uv run pytest"
+    assert output.out.endswith(f"==> Next: {next_step}\n\n")
     assert output.err.rstrip().endswith(f"Protein Folding is in {project}.")  # copier's message
+    result = run(["bash", "-c", next_step], tmp_path)  # as the user pastes it
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def locked_project(tmp_path: Path) -> Path:
