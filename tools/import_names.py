@@ -107,6 +107,7 @@ def scratch_pyproject(python_range: tuple[str, str]) -> str:
         *requirements.BASE_DEPENDENCIES["pytorch"],
         *requirements.BASE_DEPENDENCIES["none"],
         *requirements.DEV_DEPENDENCIES,
+        *requirements.PYTHON_310_DEPENDENCIES,
         *accelerators.TORCH_COMPANIONS,
     }
     listed = ", ".join(json.dumps(name) for name in sorted(names))
