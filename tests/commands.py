@@ -14,6 +14,10 @@ from pathlib import Path
 
 # (start of the command, where it runs); the first match decides.
 RULES: list[tuple[str, str]] = [
+    ("uv run python -m ipykernel install", "not here: writes a kernel into the user's Jupyter"),
+    ("uv run --with jupyterlab jupyter lab", "not here: starts a server"),
+    ("uvx tensorboard", "not here: starts a server"),
+    ("uvx mlflow ui", "not here: starts a server"),
     ("uv sync --extra cu", "not here: installs a CUDA build, and only stand-ins exist here"),
     ("uv sync --extra rocm", "not here: installs a ROCm build, and only stand-ins exist here"),
     ("uv sync --frozen", "not here: the SLURM job's own install, run by the job files"),
@@ -21,6 +25,7 @@ RULES: list[tuple[str, str]] = [
     ("uvx --with copier-template-extensions copier update", "tests/test_update.py"),
     ("uvx pre-commit install", "run"),
     ("uvx pre-commit run", "run"),
+    ("cp ", "run"),
     ("uv sync", "run"),
     ("uv run", "run"),
     ("uv add", "run"),
@@ -54,8 +59,13 @@ def documented_commands(markdown: str) -> list[str]:
     return list(dict.fromkeys(commands))
 
 
+PLACEHOLDER = "a form with <placeholders>: the reader fills them in"
+
+
 def where(command: str) -> str | None:
     """RUN, another test module, "not here: why", or None when no rule matches."""
+    if re.search(r"<[^>]+>", command):
+        return PLACEHOLDER
     return next((verdict for start, verdict in RULES if command.startswith(start)), None)
 
 

@@ -41,8 +41,11 @@ DOCS_RULES: list[tuple[str, str]] = [
     ("uv run torchrun --standalone --nproc-per-node 2 scripts/train.py --steps 100",
      "tests/test_torchrun.py (a resumed run)"),
     ("CONDA_OVERRIDE_CUDA=", "not here: pixi cannot be installed on this machine"),
-    ("uv run scripts/setup_env.py --from <step>", "a form: the set-up prints the command with "
-     "its step, which tests/test_setup_failures.py runs"),
+    # The research workflow (docs/runs.md, docs/upkeep.md) and its tests.
+    ("uv run scripts/sweep.py", "tests/test_research.py, tests/test_runs_provenance.py"),
+    ("uv run scripts/train_example.py --", "tests/test_runs_provenance.py (run settings)"),
+    ("uv run scripts/setup_env.py upgrade", "issue #13: the set-up's upgrade command, with its "
+     "tests (not in scripts/setup_env.py yet)"),
 ]  # fmt: skip
 TEMPLATE_TEST_COMMAND = "uv run pytest"  # the template's own suite (.ci/run runs it)
 
