@@ -22,7 +22,9 @@ an answer is rendered.
 from __future__ import annotations
 
 import ast
+import functools
 import io
+import json
 import os
 import string
 import subprocess
@@ -44,7 +46,7 @@ from markdown_it import MarkdownIt
 from packaging.requirements import Requirement
 from spython.main.parse.parsers import SingularityParser
 
-from extensions import naming, orcid, requirements, slurm, text, torch_index
+from extensions import naming, orcid, requirements, research, slurm, text, torch_index
 
 # Bounded: each example renders a project (about a second); the slow checks run fewer.
 RENDER_EXAMPLES = int(os.environ.get("ANSWERS_RENDER_EXAMPLES", "25"))
@@ -84,7 +86,8 @@ ALLOWED = {
     "project_name": {
         "README.md", "CITATION.cff", "src/{package}/__init__.py", ".env.example", "Dockerfile",
         "apptainer.def", "scripts/slurm/train-single-node.sbatch",
-        "scripts/slurm/train-multi-node.sbatch",
+        "scripts/slurm/train-multi-node.sbatch", "scripts/slurm/sweep.sbatch", "AGENTS.md",
+        ".devcontainer/devcontainer.json", ".devcontainer/Dockerfile",
     },
     "description": {
         "README.md", "CITATION.cff", "src/{package}/__init__.py", "pyproject.toml",
@@ -96,11 +99,11 @@ ALLOWED = {
     "extra_dependencies": {"pyproject.toml"},
     "slurm_partition": {
         "README.md", "scripts/slurm/train-single-node.sbatch",
-        "scripts/slurm/train-multi-node.sbatch",
+        "scripts/slurm/train-multi-node.sbatch", "scripts/slurm/sweep.sbatch",
     },
     "slurm_account": {
         "README.md", "scripts/slurm/train-single-node.sbatch",
-        "scripts/slurm/train-multi-node.sbatch",
+        "scripts/slurm/train-multi-node.sbatch", "scripts/slurm/sweep.sbatch",
     },
 }  # fmt: skip
 ANSWERS_FILE = ".copier-answers.yml"
@@ -182,6 +185,9 @@ def answers(draw: st.DrawFn) -> dict[str, Any]:
         "framework": "pytorch",
         "include_slurm": True,
         "container": "both",
+        "notebooks": True,
+        "devcontainer": True,
+        "agents_md": True,
         "accelerator": "cpu",
         "python_version": "3.11",
     }
@@ -218,6 +224,8 @@ def check_formats(project: Path, values: dict[str, Any]) -> None:
             tomllib.loads(content)
         elif name.endswith((".yml", ".yaml", ".cff")):
             yaml.safe_load(content)
+        elif name.endswith((".json", ".ipynb")):
+            json.loads(content)
         elif name.endswith(".py"):
             ast.parse(content, filename=name)
         elif name.endswith((".sh", ".sbatch")):
@@ -252,12 +260,12 @@ def check_formats(project: Path, values: dict[str, Any]) -> None:
     assert docstring is not None
     assert words(docstring) == words(f"{values['project_name']} {values['description']}")
 
-    bindings = list(parse_stream(io.StringIO((project / ".env.example").read_text())))
-    assert not [b for b in bindings if b.error]
-    keys = [b.key for b in bindings if b.key]
-    assert keys == ["DATA_DIR", "OUTPUT_DIR", "TORCH_HOME", "HF_HOME"]
+    assert env_keys(project) == reference_env_keys()  # nothing injected, nothing lost
 
-    for job in ("train-single-node", "train-multi-node"):
+    devcontainer = json.loads((project / ".devcontainer/devcontainer.json").read_text())
+    assert devcontainer["name"] == values["project_name"]
+
+    for job in ("train-single-node", "train-multi-node", "sweep"):
         lines = (project / f"scripts/slurm/{job}.sbatch").read_text().splitlines()
         options = [line.split("=")[0] for line in lines if line.startswith("#SBATCH")]
         assert options[:3] == ["#SBATCH --job-name", "#SBATCH --partition", "#SBATCH --account"]
@@ -278,6 +286,24 @@ def check_formats(project: Path, values: dict[str, Any]) -> None:
     paragraph = next(i for i, t in enumerate(tokens) if t.type == "paragraph_open")
     if values["description"].strip():
         assert words(inline_text(tokens[paragraph + 1])) == words(values["description"])
+
+
+def env_keys(project: Path) -> list[str]:
+    """The variables .env.example sets, as python-dotenv reads them (no line in error)."""
+    bindings = list(parse_stream(io.StringIO((project / ".env.example").read_text())))
+    assert not [b for b in bindings if b.error]
+    return [b.key for b in bindings if b.key]
+
+
+@functools.cache
+def reference_env_keys() -> list[str]:
+    """The variables of .env.example for plain answers in the same configuration."""
+    with tempfile.TemporaryDirectory() as folder:
+        plain = {"framework": "pytorch", "include_slurm": True, "container": "both",
+                 "notebooks": True, "devcontainer": True, "agents_md": True,
+                 "accelerator": "cpu", "python_version": "3.11",
+                 "torch_index_url": "https://mirror.example.org/whl"}  # fmt: skip
+        return env_keys(render(Path(folder) / "project", plain))
 
 
 def check_places(project: Path, values: dict[str, Any]) -> None:
@@ -303,6 +329,18 @@ def inline_text(token: Any) -> str:
 # ── The properties ──────────────────────────────────────────────────────────
 
 
+# What a rendered project (PyTorch, notebooks) installs, torch aside: from extensions/.
+SHARED_PACKAGES = sorted(
+    {
+        *requirements.BASE_DEPENDENCIES["pytorch"],
+        *requirements.DEV_DEPENDENCIES,
+        *research.RUN_DEPENDENCIES,
+        *research.NOTEBOOK_DEV_DEPENDENCIES,
+    }
+    - {"torch"}
+)
+
+
 @pytest.fixture(scope="module")
 def shared_environment(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) -> Path:
     """One environment for every example: the real CPU torch and the project's dev tools."""
@@ -310,7 +348,7 @@ def shared_environment(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Pa
     for command in (
         ["uv", "venv", "--quiet", "--python", "3.11", str(venv)],
         ["uv", "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
-         str(torch_wheel), "numpy", "python-dotenv", "pytest", "ruff", "mypy"],
+         str(torch_wheel), *SHARED_PACKAGES],
     ):  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
