@@ -7,7 +7,8 @@ The `package_name` question refuses a name that would shadow a module the genera
 imports or runs. It is asked before the framework, without network, so the names come from
 this committed table. To build it, the tool writes a scratch project with every dependency
 a generated project can have (extensions/requirements.py's base and dev dependencies, torch
-and its companions from extensions/accelerators.py), locks it with uv for every platform
+and its companions from extensions/accelerators.py, the run settings, trackers and notebook
+tools of extensions/research.py), locks it with uv for every platform
 and every offered Python (torch from PyPI, whose Linux wheels are the CUDA build, so the
 NVIDIA libraries and Triton are in the lock), and reads the file list of one wheel of every
 locked package (the zip's central directory, with HTTP range requests: a few kB per wheel,
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from extensions import accelerators, compat, cuda, import_names, requirements
+from extensions import accelerators, compat, cuda, import_names, requirements, research
 
 # Packages no index reachable from here serves (PyTorch's ROCm index): their import names,
 # from the packages themselves (ROCm's Triton installs the module `triton`).
@@ -109,6 +110,9 @@ def scratch_pyproject(python_range: tuple[str, str]) -> str:
         *requirements.DEV_DEPENDENCIES,
         *requirements.PYTHON_310_DEPENDENCIES,
         *accelerators.TORCH_COMPANIONS,
+        *research.RUN_DEPENDENCIES,
+        *research.NOTEBOOK_DEV_DEPENDENCIES,
+        *(name for tracker in research.TRACKERS.values() for name in tracker.dependencies),
     }
     listed = ", ".join(json.dumps(name) for name in sorted(names))
     low, high = python_range
