@@ -183,3 +183,16 @@ def test_a_package_name_unlike_the_project_is_given_to_the_build_backend(
     answers = {"package_name": package_name} if package_name else {}
     backend = pyproject(rendered(**answers))["tool"]["uv"].get("build-backend", {})
     assert backend.get("module-name") == module_name
+
+
+def test_template_code_writes_no_parenthesised_except_tuple() -> None:
+    """`except (A, B):` is reformatted by ruff for Python 3.14 (PEP 758: `except A, B:`) and
+    kept for older targets, so no form of it is format-clean for every offered Python."""
+    template = Path(__file__).resolve().parent.parent / "template"
+    offenders = [
+        path.name
+        for path in template.rglob("*")
+        if path.suffix in {".py", ".jinja"}
+        and re.search(r"^\s*except \([^)]*,[^)]*\):", path.read_text(), re.MULTILINE)
+    ]
+    assert offenders == []
