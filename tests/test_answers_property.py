@@ -238,10 +238,15 @@ def check_formats(project: Path, values: dict[str, Any]) -> None:
     author = meta["authors"][0]
     assert author["name"] == values["author_name"]
     assert author.get("email", "") == values["author_email"]
-    wanted = requirements.split_requirements(values["extra_dependencies"])
     listed = {Requirement(item).name.lower(): Requirement(item) for item in meta["dependencies"]}
-    for item in wanted:
-        assert str(listed[Requirement(item).name.lower()]) == str(Requirement(item))
+    constraints = pyproject["tool"]["uv"].get("constraint-dependencies", [])
+    bounds = {Requirement(item).name.lower(): Requirement(item) for item in constraints}
+    for item in requirements.split_requirements(values["extra_dependencies"]):
+        wanted = Requirement(item)
+        written = listed[wanted.name.lower()]  # the bound goes to the constraints
+        assert (written.extras, written.marker) == (wanted.extras, wanted.marker)
+        if wanted.specifier:
+            assert bounds[wanted.name.lower()].specifier == wanted.specifier
     assert pyproject["tool"]["uv"]["index"][0]["url"] == values["torch_index_url"] + "/cpu"
     if naming.default_module_name(values["project_name"]) != package:
         assert pyproject["tool"]["uv"]["build-backend"]["module-name"] == package
