@@ -6,6 +6,7 @@ driver and runs on the CPU), so the smoke test's verdict is "usable on CPU", exi
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,8 +60,14 @@ COMMANDS = {
 
 
 def derive(context: dict[str, Any]) -> dict[str, Any]:
+    commands = COMMANDS[context["env_manager"]]
+    plan = context.get("torch_plan")
+    if context["env_manager"] == "uv" and plan is not None and plan.extras:
+        # Two PyTorch builds as extras (cpu_extra): a bare sync would install neither, and
+        # the runners have no GPU.
+        commands = dataclasses.replace(commands, install=f"{commands.install} --extra cpu")
     return {
-        "ci": COMMANDS[context["env_manager"]],
+        "ci": commands,
         "actions": ACTIONS,
         "pre_commit_hooks": PRE_COMMIT_HOOKS,
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 
@@ -25,14 +24,6 @@ def person_names(full_name: str) -> dict[str, str]:
         "name-particle": " ".join(particle),
     }
     return {key: value for key, value in names.items() if value}
-
-
-def quoted(value: str) -> str:
-    """A double-quoted string, valid in YAML and TOML alike, non-ASCII letters kept as they are."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-FILTERS = {"quoted": quoted}
 
 
 def derive(context: dict[str, Any]) -> dict[str, Any]:

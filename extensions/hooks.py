@@ -59,6 +59,7 @@ torch_index = _module("torch_index")
 gitconfig = _module("gitconfig")
 cuda = _module("cuda")
 pytorch_facts = _module("pytorch_facts")
+text = _module("text")
 
 # Feature modules plug in without touching the classes below. Each may define
 #   FILTERS: dict[str, Callable]   -- Jinja filters for copier.yml (validators, defaults)
@@ -66,6 +67,7 @@ pytorch_facts = _module("pytorch_facts")
 #   derive(context) -> dict        -- values computed from the answers, for the templates
 # and is listed here once.
 FEATURE_MODULES: tuple[str, ...] = (
+    "text",
     "accelerators",
     "slurm",
     "containers",
@@ -113,6 +115,11 @@ def cache_compiles(environment: Environment) -> None:
     environment.compile = cached_compile  # type: ignore[method-assign]
 
 
+def answer_error(value: str, question: str) -> str:
+    """The free-text check alone, for questions with no other rule (the description)."""
+    return text.text_error(question, value)
+
+
 class ResearchFilters(Extension):
     """Filters and globals used by copier.yml's defaults and validators."""
 
@@ -125,9 +132,12 @@ class ResearchFilters(Extension):
             project_name_error=naming.project_name_error,
             package_name_error=naming.package_name_error,
             email_error=naming.email_error,
+            author_name_error=naming.author_name_error,
+            answer_error=answer_error,
             python_version_error=compat.python_version_error,
             requirements_error=requirements.requirements_error,
             index_url_error=torch_index.index_url_error,
+            mirror_credential_variables=torch_index.mirror_credential_variables,
             git_config=gitconfig.git_config,
         )
         environment.globals.update(default_author_name=gitconfig.default_author_name)
@@ -173,6 +183,14 @@ class DerivedContext(ContextHook):
         context["dev_dependencies"] = list(requirements.DEV_DEPENDENCIES)
         context["requires_python"] = compat.requires_python(context["python_version"])
         context["distribution_name"] = naming.distribution_name(context["project_name"])
+        # uv_build looks for src/<distribution name with _>/ unless told the module's name.
+        default_module = naming.default_module_name(context["project_name"])
+        context["module_name"] = (
+            context["package_name"] if context["package_name"] != default_module else None
+        )
+        context["python_characters"] = text.python_characters(
+            context["project_name"], context["description"]
+        )
         context["uses_torch"] = framework == "pytorch"
         context["update_restore_command"] = _recovery().RESTORE
         context["target_environments"] = [p.marker for p in pytorch_facts.PLATFORMS]

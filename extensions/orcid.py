@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from . import text as free_text
+
 ORCID_URL = "https://orcid.org/"
 _FORM = re.compile(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]")
 _PREFIX = re.compile(r"^(https?://)?(www\.)?orcid\.org/", re.IGNORECASE)
@@ -28,6 +30,8 @@ def orcid_error(text: str) -> str:
     """Empty when `text` is empty or a valid ORCID iD, else what is wrong and how to fix it."""
     if not text.strip():
         return ""
+    if problem := free_text.text_error("orcid", text):
+        return problem
     orcid = normalise_orcid(text)
     if not _FORM.fullmatch(orcid):
         return (

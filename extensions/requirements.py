@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from . import naming
+from . import import_names, naming
+from . import text as free_text
 
 BASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
     "pytorch": ("torch", "numpy", "python-dotenv"),
@@ -48,8 +51,23 @@ def split_requirements(text: str) -> list[str]:
     return requirements
 
 
-def requirements_error(text: str, package_name: str = "") -> str:
-    """Empty when every requirement parses, else which one is wrong and how to fix it."""
+# Packages the torch questions own: torch_version picks torch's release, accelerator its
+# build and index, torch_packages the companions; Triton comes with the build that needs it.
+TORCH_OWNED = ("torch", "torchvision", "torchaudio")
+_TRITON = re.compile(r"(pytorch-)?triton(-.*)?")
+
+
+def _torch_owned(name: str) -> bool:
+    return name in TORCH_OWNED or bool(_TRITON.fullmatch(name))
+
+
+def requirements_error(
+    text: str, package_name: str = "", framework: str = "pytorch", project_name: str = ""
+) -> str:
+    """Empty when every requirement parses and belongs here, else which one and what to do."""
+    if problem := free_text.text_error("extra_dependencies", text):
+        return problem
+    seen: dict[str, str] = {}
     for item in split_requirements(text):
         try:
             requirement = Requirement(item)
@@ -58,24 +76,50 @@ def requirements_error(text: str, package_name: str = "") -> str:
                 f"'{item}' is not a valid requirement ({error}). "
                 "Write PyPI requirements separated by commas, e.g. 'transformers, datasets>=3'."
             )
+        name = canonicalize_name(requirement.name)
         if requirement.url:
             return (
                 f"'{item}' points at a URL; a direct reference cannot be pinned from the index. "
                 "Leave it out here and add it after generation with 'uv add'."
             )
-        if package_name and naming.distribution_import_name(requirement.name) == package_name:
+        if name in seen:
             return (
-                f"'{requirement.name}' has the same import name as the package '{package_name}'. "
-                "Rename the package or drop this dependency."
+                f"'{item}' repeats '{seen[name]}'. List each package once, with all its "
+                f"constraints in one requirement (e.g. '{requirement.name}>=1,<3')."
+            )
+        seen[name] = item
+        if _torch_owned(name) and framework == "none":
+            return (
+                f"'{item}': PyTorch is installed by answering framework=pytorch, which takes "
+                "it from PyTorch's index for your accelerator (PyPI's Linux torch is a CUDA "
+                "build of several GB). Go back and choose framework=pytorch, or leave it out."
+            )
+        if _torch_owned(name):
+            return (
+                f"'{item}' is set by the PyTorch questions: torch_version picks the release, "
+                "accelerator the build and its index, torch_packages adds torchvision and "
+                "torchaudio from the same index (Triton comes with the build). Leave it out here."
+            )
+        if project_name and name == naming.distribution_name(project_name):
+            return (
+                f"'{item}' is the project itself ('{project_name}' is named '{name}'). "
+                "Leave it out, or rename the project."
+            )
+        if package_name and package_name in import_names.table().modules_of(name):
+            return (
+                f"'{requirement.name}' installs the module '{package_name}', the name of this "
+                "project's package. Rename the package or drop this dependency."
             )
     return ""
 
 
 def project_dependencies(framework: str, extra: str) -> list[str]:
     """Base dependencies of the framework, then the user's; a user's requirement wins."""
-    plan: dict[str, str] = {canonicalize_name(name): name for name in BASE_DEPENDENCIES[framework]}
+    base = [*BASE_DEPENDENCIES[framework]]
+    plan: dict[str, str] = {canonicalize_name(name): name for name in base}
     for item in split_requirements(extra):
-        plan[canonicalize_name(Requirement(item).name)] = item
+        requirement = Requirement(item)
+        plan[canonicalize_name(requirement.name)] = str(requirement)  # quotes normalised
     return list(plan.values())
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import cuda
+from . import cuda, text
 
 # Partition and account names as sbatch takes them: no spaces, no shell or option syntax.
 _SLURM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -18,6 +18,8 @@ CPU_PROCESSES_PER_NODE = 2
 
 def slurm_partition_error(partition: str) -> str:
     """Empty when `partition` is a partition name, or a comma-separated list of them."""
+    if problem := text.text_error("slurm_partition", partition):
+        return problem
     if not partition.strip():
         return (
             "The partition is empty. Give the partition your jobs run in (`sinfo -s` lists them)."
@@ -33,6 +35,8 @@ def slurm_partition_error(partition: str) -> str:
 
 def slurm_account_error(account: str) -> str:
     """Empty when `account` is empty (no --account line) or an account name."""
+    if problem := text.text_error("slurm_account", account):
+        return problem
     if account and not _SLURM_NAME.fullmatch(account):
         return (
             f"'{account}' is not a SLURM account name (letters, digits, '_', '.', '-'). "

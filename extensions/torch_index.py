@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import cuda, pytorch_facts, torch_releases
+from . import cuda, pytorch_facts, text, torch_releases
 
 DEFAULT_TORCH_INDEX_URL = "https://download.pytorch.org/whl"
 
@@ -42,13 +44,37 @@ def torch_index(base: str, accelerator: str) -> TorchIndex:
     return TorchIndex(name=name, url=str((folder / accelerator).resolve()), flat=True)
 
 
+# Characters a URL may hold unescaped (RFC 3986); anything else must be %-encoded.
+_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+def credential_variables(base: str, accelerator: str) -> list[str]:
+    """uv's variables for the credentials of this project's PyTorch indexes.
+
+    uv reads UV_INDEX_<NAME>_USERNAME and _PASSWORD, NAME being the index name uppercased
+    with every other character made '_' (pytorch-cu130 -> PYTORCH_CU130).
+    """
+    builds = [accelerator] if accelerator == "cpu" else [accelerator, "cpu"]
+    names = [re.sub(r"[^A-Z0-9]", "_", torch_index(base, b).name.upper()) for b in builds]
+    return [f"UV_INDEX_{name}_{part}" for name in names for part in ("USERNAME", "PASSWORD")]
+
+
+def mirror_credential_variables(base: str, accelerator: str) -> list[str]:
+    """The credential variables worth documenting: those of a mirror (an http(s) URL)."""
+    if base == DEFAULT_TORCH_INDEX_URL or not base.startswith(("http://", "https://")):
+        return []
+    return credential_variables(base, accelerator)
+
+
 def index_url_error(base: str, accelerator: str) -> str:
+    if problem := text.text_error("torch_index_url", base):
+        return problem
     if not base.strip():
         return (
             f"The index URL is empty. Use {DEFAULT_TORCH_INDEX_URL}, a mirror, or a local folder."
         )
     if base.startswith(("http://", "https://")):
-        return ""
+        return _url_error(base, accelerator)
     if "://" in base and not base.startswith("file://"):
         return f"'{base}' is neither an http(s) URL nor a local folder."
     folder = _local_folder(base)
@@ -64,6 +90,36 @@ def index_url_error(base: str, accelerator: str) -> str:
                 f"build it serves under <folder>/<build>/ (here {', '.join(needed)}), "
                 f"e.g. {wheels}/torch-*.whl."
             )
+    return ""
+
+
+def _url_error(base: str, accelerator: str) -> str:
+    try:
+        parts = urllib.parse.urlsplit(base)
+    except ValueError as error:  # e.g. an unclosed [IPv6] host
+        return f"'{base}' is not a URL ({error})."
+    if parts.username is not None or parts.password is not None:
+        plain = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+        variables = credential_variables(plain, accelerator)
+        return (
+            "The URL holds credentials, which would be written to pyproject.toml, the README "
+            f"and .copier-answers.yml, all committed. Answer {plain} and put the credentials "
+            f"in .env (git-ignored), where the set-up passes them to uv: "
+            f"{', '.join(variables)}."
+        )
+    if not _URL.fullmatch(base):
+        bad = next(char for char in base if not _URL.fullmatch(char))
+        return (
+            f"'{base}' holds {bad!r}, which a URL cannot hold as it is. Percent-encode it "
+            f"(e.g. a space as %20)."
+        )
+    if not parts.hostname:
+        return f"'{base}' names no host. Write it as https://host/path/to/whl."
+    if parts.query or parts.fragment:
+        return (
+            f"'{base}' has a query or fragment ('?' or '#'); a package index is a plain path "
+            f"under which each build is a folder (<base>/{accelerator})."
+        )
     return ""
 
 

@@ -8,6 +8,7 @@ when a step fails, it says what to run and the project stays.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import tomllib
@@ -61,18 +62,28 @@ def create_env_file(project: Path) -> None:
     shutil.copyfile(example, env_file)
 
 
+def here(project: Path) -> str:
+    """The command that enters the project, quoted for the shell (a path may hold spaces)."""
+    return f"cd {shlex.quote(str(project))}"
+
+
 def run_step(step: str, args: list[str], project: Path, env: dict[str, str]) -> bool:
     """Run `pixi <args>` on the project's manifest; on failure, say how to resume."""
     shown = " ".join(["pixi", *args])
     say(f"==> {step} ({shown})")
     pixi = shutil.which("pixi", path=env.get("PATH")) or "pixi"
     command = [pixi, *args, "--manifest-path", str(project / MANIFEST)]
-    process = subprocess.run(command, cwd=project, env=env, check=False)
-    if process.returncode == 0:
-        return True
-    say(f"\n!!  Set-up failed at step '{step}': `{shown}` exited with {process.returncode}.")
+    try:
+        process = subprocess.run(command, cwd=project, env=env, check=False)
+    except OSError as error:  # a pixi that cannot start
+        failure = f"the pixi at {pixi} cannot start ({error}); reinstall it"
+    else:
+        if process.returncode == 0:
+            return True
+        failure = f"`{shown}` exited with {process.returncode}"
+    say(f"\n!!  Set-up failed at step '{step}': {failure}.")
     say(f"The project is kept in {project}; only the environment is unfinished.")
-    say(f"After fixing the problem above, resume with:\n    cd {project} && {shown}")
+    say(f"After fixing the problem above, resume with:\n    {here(project)} && {shown}")
     return False
 
 
@@ -96,7 +107,7 @@ def main(project: Path) -> int:
         say(PIXI_INSTALL_HINT)
         say(
             f"The project is kept, and its manifest is ready ({MANIFEST}, [tool.pixi]). "
-            f"Then install the environment with:\n    cd {project} && pixi install"
+            f"Then install the environment with:\n    {here(project)} && pixi install"
         )
         if without_driver:
             say(override_hint(cuda))
@@ -112,7 +123,7 @@ def main(project: Path) -> int:
         return 0
     if not run_step("Installing this machine's platform", ["install", "--locked"], project, env):
         return 0
-    say("==> Environment ready. Next: pixi run test, then pixi run smoke")
+    say(f"==> Environment ready. Next: {here(project)} && pixi run test")
     if without_driver and OVERRIDE_ENV not in env:
         say(override_hint(cuda))
     return 0

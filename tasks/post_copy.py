@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,11 @@ UV_INSTALL_HINT = (
     "    curl -LsSf https://astral.sh/uv/install.sh | sh      # Linux, macOS\n"
     "    pip install uv                                        # anywhere with pip"
 )
+
+
+def here(project: Path) -> str:
+    """The command that enters the project, quoted for the shell (a path may hold spaces)."""
+    return f"cd {shlex.quote(str(project))}"
 
 
 def init_git(project: Path) -> bool:
@@ -80,7 +86,7 @@ def first_commit(project: Path, new_repository: bool) -> None:
             say(
                 f"==> Not committed: the project is inside the repository {top}. Commit it there\n"
                 f"    when you are ready (copier update needs it committed):\n"
-                f"        cd {project} && {by_hand}"
+                f"        {here(project)} && {by_hand}"
             )
         return
     if not has_identity(project):
@@ -88,7 +94,7 @@ def first_commit(project: Path, new_repository: bool) -> None:
             "==> Not committed: git does not know who you are yet. Tell it, then commit:\n"
             '        git config --global user.name "Your Name"\n'
             '        git config --global user.email "you@example.org"\n'
-            f"        cd {project} && {by_hand}"
+            f"        {here(project)} && {by_hand}"
         )
         return
     added = subprocess.run(["git", "add", "--all"], cwd=project, check=False)
@@ -103,7 +109,7 @@ def first_commit(project: Path, new_repository: bool) -> None:
 
 def set_up(project: Path) -> bool:
     """Set up the environment; True when it is ready. Never raises: the project stays."""
-    resume = f"cd {project} && uv run {SETUP_SCRIPT}"
+    resume = f"{here(project)} && uv run {SETUP_SCRIPT}"
     if pixi_setup.pixi_table(project) is not None:
         pixi_setup.main(project)
         return (project / "pixi.lock").is_file()
@@ -117,12 +123,18 @@ def set_up(project: Path) -> bool:
     say(f"==> Setting up the environment ({SETUP_SCRIPT})")
     # The set-up script declares its own dependencies (PEP 723); uv runs it with this
     # interpreter, so it starts even before the project's Python is installed.
-    process = subprocess.run(
-        [uv, "run", "--quiet", "--python", sys.executable, SETUP_SCRIPT],
-        cwd=project,
-        env=clean_environment(),
-        check=False,
-    )
+    try:
+        process = subprocess.run(
+            [uv, "run", "--quiet", "--python", sys.executable, SETUP_SCRIPT],
+            cwd=project,
+            env=clean_environment(),
+            check=False,
+        )
+    except OSError as error:  # a uv that cannot start: broken download, wrong platform
+        say(f"\n!!  Set-up stopped: the uv at {uv} cannot start ({error}).")
+        say(f"Reinstall it.\n{UV_INSTALL_HINT}")
+        say(f"The project is kept. Then finish the set-up with:\n    {resume}")
+        return False
     if process.returncode != 0:
         say(f"\nThe project is kept in {project}; only the environment set-up is unfinished.")
         say(
@@ -136,6 +148,8 @@ def main() -> int:
     new_repository = init_git(project)
     if set_up(project):
         first_commit(project, new_repository)
+        if pixi_setup.pixi_table(project) is None:  # pixi's set-up says its own next step
+            say(f"==> Next: {here(project)} && uv run pytest")
     elif new_repository:
         message = commit_message(project)
         say(f"Once it is set up, commit it: git add --all && git commit -m '{message}'")

@@ -244,13 +244,19 @@ def _page(title: str, links: list[tuple[str, str, str]]) -> bytes:
 
 
 @contextmanager
-def serve(replica: Replica, prefix: str = "/whl") -> Iterator[str]:
+def serve(
+    replica: Replica, prefix: str = "/whl", credentials: tuple[str, str] | None = None
+) -> Iterator[str]:
     """Serve the replica as a PEP 503 index on 127.0.0.1 (a free port).
 
     Yields the base URL (`http://127.0.0.1:<port>/whl`); each index is `<base>/<index>/`.
+    With `credentials`, every request must carry them (HTTP basic auth), as a lab mirror's.
     """
     routes = {prefix + path: content for path, content in simple_routes(replica).items()}
-    handler = functools.partial(_IndexHandler, routes)
+    expected = None
+    if credentials is not None:
+        expected = "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+    handler = functools.partial(_IndexHandler, routes, expected)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -262,8 +268,9 @@ def serve(replica: Replica, prefix: str = "/whl") -> Iterator[str]:
 
 
 class _IndexHandler(http.server.BaseHTTPRequestHandler):
-    def __init__(self, routes: dict[str, Route], *args: Any) -> None:
+    def __init__(self, routes: dict[str, Route], expected: str | None, *args: Any) -> None:
         self.routes = routes
+        self.expected = expected  # the Authorization header every request must carry
         super().__init__(*args)
 
     def do_HEAD(self) -> None:
@@ -273,6 +280,12 @@ class _IndexHandler(http.server.BaseHTTPRequestHandler):
         self._answer(body=True)
 
     def _answer(self, body: bool) -> None:
+        if self.expected is not None and self.headers.get("Authorization") != self.expected:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="mirror"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
         if path + "/" in self.routes:  # a project page asked for without its slash
             self.send_response(301)

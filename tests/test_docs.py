@@ -83,6 +83,22 @@ def test_question_reference_shows_defaults_choices_and_conditions() -> None:
     assert "- **Asked:** only when `framework == 'pytorch' and include_slurm`" in slurm_account
 
 
+def test_question_reference_shows_no_raw_jinja() -> None:
+    page = docgen.questions_page((TEMPLATE / "copier.yml").read_text())
+    assert "{{" not in page and "{%" not in page
+
+
+def test_question_reference_describes_computed_defaults_in_words() -> None:
+    page = docgen.questions_page((TEMPLATE / "copier.yml").read_text())
+    accelerator = page[page.index("### `accelerator`") :].split("### ")[1]
+    assert "No NVIDIA or AMD GPU detected: proposing cpu" in accelerator
+    assert "the newest CUDA build the NVIDIA driver supports" in accelerator
+    for build in cuda.BUILDS:
+        assert f"`{build.name}`: {build.label}" in accelerator
+    cpu_extra = page[page.index("### `cpu_extra`") :].split("### ")[1]
+    assert "lock the CPU build and &lt;accelerator&gt; as two extras" in cpu_extra
+
+
 def test_driver_table_has_one_row_per_build_with_its_floor() -> None:
     rows = docgen.driver_table().splitlines()[2:]
     assert len(rows) == len(cuda.BUILDS)

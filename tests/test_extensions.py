@@ -79,7 +79,7 @@ def test_requirements_split_on_top_level_commas(text: str, expected: list[str]) 
         ("transformers==", "not a valid requirement"),
         ("good, ba d", "not a valid requirement"),
         ("pkg @ https://example.org/pkg.whl", "URL"),
-        ("protein-folding", "same import name"),
+        ("protein-folding", "installs the module"),
     ],
 )
 def test_bad_requirements_are_explained(text: str, problem: str) -> None:

@@ -165,3 +165,69 @@ def test_lock_drift_is_caught_and_the_remedy_fixes_it(numpy_project: Path) -> No
     assert "six: installed 1.16.0, not in uv.lock" in lock["summary"]
     assert run(["uv", "sync", "--locked"], numpy_project).returncode == 0
     assert run([python, "scripts/smoke_test.py"], numpy_project).returncode == 0
+
+
+def installed_top_level_modules(project: Path) -> dict[str, set[str]]:
+    """What each distribution in the project's environment installed, from its RECORD."""
+    from importlib.metadata import distributions
+
+    from tools.import_names import top_level_names
+
+    site = next((project / ".venv" / "lib").glob("python3.*/site-packages"))
+    return {
+        canonicalize_name(dist.metadata["Name"]): top_level_names(
+            [str(file) for file in dist.files or []]
+        )
+        for dist in distributions(path=[str(site)])
+    }
+
+
+def template_locked_packages(project: Path) -> set[str]:
+    """Packages of the lock that the template's own dependencies bring (not the user's)."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    from extensions import requirements
+
+    own = {
+        canonicalize_name(Requirement(item).name)
+        for item in requirements.split_requirements(answers.get("extra_dependencies", ""))
+    }
+    graph: dict[str, set[str]] = {}
+    for package in tomllib.loads((project / "uv.lock").read_text())["package"]:
+        edges = graph.setdefault(canonicalize_name(package["name"]), set())
+        for key in ("dependencies", "dev-dependencies", "optional-dependencies"):
+            value = package.get(key, [])
+            groups = value.values() if isinstance(value, dict) else [value]
+            edges.update(canonicalize_name(dep["name"]) for group in groups for dep in group)
+    root = canonicalize_name(project_name(project))
+    reached, todo = set(), [name for name in graph[root] if name not in own]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo.extend(graph.get(name, ()))
+    return reached
+
+
+def test_every_locked_package_is_in_the_import_name_table(project: Path) -> None:
+    """The table behind the package-name check knows every package the template's
+    dependencies bring into a real lock.
+
+    When this fails, a dependency changed: run `uv run python -m tools.import_names`.
+    """
+    from extensions import import_names
+
+    table = import_names.table().distributions
+    assert template_locked_packages(project) - set(table) == set()
+
+
+def test_installed_modules_are_those_the_table_names(project: Path) -> None:
+    from extensions import import_names
+
+    table = import_names.table().distributions
+    for name, modules in installed_top_level_modules(project).items():
+        if name in template_locked_packages(project):
+            assert modules <= set(table[name]), (name, modules)
+
+
+def project_name(project: Path) -> str:
+    return str(tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"])

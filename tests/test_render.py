@@ -161,3 +161,38 @@ def test_dependencies_are_in_name_order_as_uv_add_keeps_them(rendered: Render) -
     names = [item.split("=")[0].split(">")[0].lower() for item in dependencies]
     assert names == sorted(names)
     assert "einops" in names and "pandas" in names
+
+
+def test_longest_answers_keep_the_project_ruff_clean(rendered: Render) -> None:
+    """Every limit at once: the generated code still fits its 100 columns and its format."""
+    project = rendered(
+        project_name="P" * 63 + "x",
+        package_name="a" * 32,
+        description=" ".join(["word"] * 59) + " end",  # 300 characters
+        include_slurm=True,
+        extra_dependencies="einops",
+    )
+    assert len((project / ".copier-answers.yml").read_text()) > 0
+    assert_ruff_clean(project)
+
+
+@pytest.mark.parametrize(("package_name", "module_name"), [("folding", "folding"), ("", None)])
+def test_a_package_name_unlike_the_project_is_given_to_the_build_backend(
+    rendered: Render, package_name: str, module_name: str | None
+) -> None:
+    answers = {"package_name": package_name} if package_name else {}
+    backend = pyproject(rendered(**answers))["tool"]["uv"].get("build-backend", {})
+    assert backend.get("module-name") == module_name
+
+
+def test_template_code_writes_no_parenthesised_except_tuple() -> None:
+    """`except (A, B):` is reformatted by ruff for Python 3.14 (PEP 758: `except A, B:`) and
+    kept for older targets, so no form of it is format-clean for every offered Python."""
+    template = Path(__file__).resolve().parent.parent / "template"
+    offenders = [
+        path.name
+        for path in template.rglob("*")
+        if path.suffix in {".py", ".jinja"}
+        and re.search(r"^\s*except \([^)]*,[^)]*\):", path.read_text(), re.MULTILINE)
+    ]
+    assert offenders == []

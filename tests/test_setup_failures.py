@@ -7,13 +7,14 @@ again inside its temporary renders during `copier update`. These tests pin both 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 from pathlib import Path
 
 import copier
 import pytest
 import tomlkit
-from conftest import git, render, run, set_environment
+from conftest import BASE_ANSWERS, TEMPLATE, git, render, run, set_environment
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +87,106 @@ def test_update_runs_no_setup_task(tagged_template: Path, tmp_path: Path, capfd)
     assert "Setting up the environment" not in output
     assert "Added in v0.2.0." in (project / "README.md").read_text()
     assert (project / "uv.lock").read_text() == lock_before
+
+
+def without_uv_on_path() -> str:
+    """PATH without any folder holding uv; returns the PATH to restore."""
+    saved = os.environ["PATH"]
+    folders = [d for d in saved.split(os.pathsep) if not (Path(d) / "uv").exists()]
+    set_environment(PATH=os.pathsep.join(folders))
+    return saved
+
+
+def test_uv_that_cannot_start_keeps_project_and_says_so(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A uv on PATH that is no program for this machine (a broken download)."""
+    broken = tmp_path / "bin" / "uv"
+    broken.parent.mkdir()
+    broken.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(64))  # truncated: exec fails
+    broken.chmod(0o755)
+    saved = without_uv_on_path()
+    set_environment(PATH=f"{broken.parent}{os.pathsep}{os.environ['PATH']}")
+    try:
+        project = render(tmp_path / "project", framework="none")
+    finally:
+        set_environment(PATH=saved)
+    output = "".join(capfd.readouterr())
+    assert (project / "pyproject.toml").is_file()
+    assert f"the uv at {broken} cannot start" in output
+    assert "Next:" not in output
+
+
+def test_resume_command_is_quoted_and_runs_as_printed(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A project path with a space: the printed command works when pasted into a shell."""
+    saved = without_uv_on_path()
+    try:
+        project = render(tmp_path / "my project", framework="none")
+    finally:
+        set_environment(PATH=saved)
+    output = "".join(capfd.readouterr())
+    printed = next(line.strip() for line in output.splitlines() if line.strip().startswith("cd "))
+    assert printed == f"cd {shlex.quote(str(project))} && uv run scripts/setup_env.py"
+
+    result = run(["bash", "-c", printed], tmp_path)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "==> Environment ready" in result.stdout
+
+
+def test_failed_setup_never_says_what_to_run_next(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    render(tmp_path / "project", torch_index_url=UNREACHABLE_MIRROR)
+    output = "".join(capfd.readouterr())
+    assert "Set-up failed at step 'lock'" in output
+    assert "Next:" not in output and "uv run pytest" not in output.split("failed at step")[1]
+
+
+def test_finished_setup_says_what_to_run_next(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(TEMPLATE), str(project), data={**BASE_ANSWERS, "framework": "none"},
+        defaults=True, unsafe=True, vcs_ref="HEAD",
+    )  # fmt: skip
+    output = capfd.readouterr()
+    next_step = f"cd {shlex.quote(str(project))} && uv run pytest"
+    assert output.out.endswith(f"==> Next: {next_step}\n\n")
+    assert output.err.rstrip().endswith(f"Protein Folding is in {project}.")  # copier's message
+    result = run(["bash", "-c", next_step], tmp_path)  # as the user pastes it
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def locked_project(tmp_path: Path) -> Path:
+    project = render(tmp_path / "project", skip_tasks=True, framework="none")
+    assert run(["uv", "lock"], project).returncode == 0
+    return project
+
+
+def test_damaged_lock_is_named_with_its_remedy(tmp_path: Path) -> None:
+    project = locked_project(tmp_path)
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text()[:1500])  # cut short, as by a full disk or a bad merge
+
+    result = run(["uv", "run", "scripts/setup_env.py", "--from", "lock"], project)
+
+    assert result.returncode == 1
+    assert "Failed to parse `uv.lock`" in result.stderr
+    assert "Restore it with 'git checkout uv.lock'" in result.stderr
+    assert "Check the network" not in result.stderr
+
+
+def test_setup_is_not_ready_when_a_check_tool_cannot_start(tmp_path: Path) -> None:
+    project = locked_project(tmp_path)
+    assert run(["uv", "run", "scripts/setup_env.py"], project).returncode == 0
+    (project / ".venv" / "bin" / "mypy").unlink()  # a broken install of the type checker
+
+    result = run(["uv", "run", "scripts/setup_env.py", "--from", "check"], project)
+
+    assert result.returncode == 1
+    assert "Set-up failed at step 'check'" in result.stderr and "mypy" in result.stderr
+    assert "Environment ready" not in result.stdout

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from extensions import citation, guide_checks, licenses, orcid
+from extensions import citation, guide_checks, licenses, orcid, text
 
 # ORCID's own examples of valid iDs, one with the check character X.
 VALID_ORCIDS = ["0000-0002-1825-0097", "0000-0001-5109-3700", "0000-0002-1694-233X"]
@@ -77,7 +77,7 @@ def test_author_name_is_split_into_cff_fields(name: str, fields: dict[str, str])
 
 
 def test_quoted_string_is_valid_yaml_and_keeps_letters() -> None:
-    assert citation.quoted('Zoë "Z" O\'Neil') == '"Zoë \\"Z\\" O\'Neil"'
+    assert text.quoted('Zoë "Z" O\'Neil') == '"Zoë \\"Z\\" O\'Neil"'
 
 
 @pytest.mark.parametrize("spdx_id", ["MIT", "BSD-3-Clause"])

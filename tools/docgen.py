@@ -13,9 +13,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import jinja2
 import yaml
 
-from extensions import containers, cuda
+from extensions import accelerators, containers, cuda
+
+_CHOICE_GLOBALS = {
+    "accelerator_choices": accelerators.accelerator_choices,
+    "torch_version_choices": accelerators.torch_version_choices,
+}
+
+# Defaults computed when the question is asked, in words: the page never shows raw Jinja
+# (tests/test_docs.py checks that every computed default of copier.yml is described here).
+COMPUTED_DEFAULTS: dict[str, str] = {
+    "project_name": (
+        "the destination folder's name (`protein-folding` for `copier copy ... protein-folding`)"
+    ),
+    "package_name": (
+        "the project name in lowercase with `_` (`Protein Folding` gives `protein_folding`)"
+    ),
+    "author_name": "git's `user.name`, else your login name",
+    "author_email": "git's `user.email`, else empty",
+    "accelerator": (
+        "the build this machine's GPU and driver run (the newest CUDA build the NVIDIA driver "
+        "supports, `rocm7.2` for an AMD GPU, else `cpu`); see [Accelerators](accelerators.md)"
+    ),
+    "pixi_torch_source": "`conda-forge`, or `pypi` for a ROCm build (conda-forge has none)",
+    "compilers": "`true` for a CUDA build, else `false`",
+}
+# How the help reads where it shows what was found on the machine.
+HELP_PLACEHOLDERS: dict[str, str] = {
+    "detection_summary": (
+        "What GPU detection found, e.g. “No NVIDIA or AMD GPU detected: proposing cpu.”"
+    ),
+}
 
 _SECTION = re.compile(r"^# ── (?P<title>.+?) ─*$")
 _KEY = re.compile(r"^(?P<key>[a-z][a-z0-9_]*):")
@@ -64,15 +95,26 @@ def _computed(text: str) -> bool:
     return bool(_JINJA.search(text))
 
 
+class _Placeholder(jinja2.Undefined):
+    """An earlier answer in the help, shown by its name: `<accelerator>`."""
+
+    def __str__(self) -> str:
+        return f"<{self._undefined_name}>"
+
+
+def _help_environment() -> jinja2.Environment:
+    environment = jinja2.Environment(undefined=_Placeholder)
+    environment.globals.update(
+        {name: (lambda text=text: text) for name, text in HELP_PLACEHOLDERS.items()}
+    )
+    environment.filters["help_lines"] = lambda text: text
+    return environment
+
+
 def _prose(text: str) -> str:
-    """Help text as Markdown: Jinja expressions as code, `<placeholders>` kept visible."""
-    text = " ".join(text.split())
-    parts = _JINJA.split(text)
-    expressions = [f"`{match}`" for match in _JINJA.findall(text)]
-    out = [html.escape(parts[0], quote=False)]
-    for expression, part in zip(expressions, parts[1:], strict=True):
-        out += [expression, html.escape(part, quote=False)]
-    return "".join(out)
+    """Help text as Markdown, its Jinja rendered readably: `<answer>`, what detection says."""
+    text = " ".join(_help_environment().from_string(text).render().split())
+    return html.escape(text, quote=False)
 
 
 def _condition(when: Any) -> str:
@@ -86,10 +128,14 @@ def _condition(when: Any) -> str:
 def _choices(choices: Any) -> str | None:
     if choices is None:
         return None
-    if isinstance(choices, str):
-        return "computed when asked (" + _code(choices.strip()) + ")"
+    if isinstance(choices, str):  # a Jinja global of extensions/ lists them
+        rendered = jinja2.Environment().from_string(choices).render(**_CHOICE_GLOBALS)
+        choices = yaml.safe_load(rendered)
     if isinstance(choices, dict):
-        return "; ".join(f"{_code(value)}: {label}" for label, value in choices.items())
+        return "; ".join(
+            f"{_code(value)}: {str(label).removeprefix(f'{value}: ')}"
+            for label, value in choices.items()
+        )
     return ", ".join(_code(choice) for choice in choices)
 
 
@@ -100,7 +146,7 @@ def _question_markdown(question: Question) -> list[str]:
     rows = [("Type", _code(spec.get("type", "str")) + several)]
     default = spec.get("default")
     if isinstance(default, str) and _computed(default):
-        rows.append(("Default", f"computed: {_code(default)}"))
+        rows.append(("Default", f"computed: {COMPUTED_DEFAULTS[question.name]}"))
     else:
         rows.append(("Default", _code(default if default is not None else "")))
     if choices := _choices(spec.get("choices")):
@@ -127,8 +173,9 @@ def questions_page(copier_yml: str) -> str:
         "every default with `--defaults`. The names are a contract: lab data files and",
         "`copier update` rely on them.",
         "",
-        "Values in `{{ ... }}` are Jinja expressions over the earlier answers, computed when the",
-        "question is asked. This page is generated from `copier.yml` when the site is built.",
+        "A *computed* default depends on the machine or on earlier answers, and `<name>` in a",
+        "help text stands for the answer to question `name`. This page is generated from",
+        "`copier.yml` when the site is built.",
         "",
     ]
     for group in groups:

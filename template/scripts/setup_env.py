@@ -47,7 +47,20 @@ OUTER_ENVIRONMENT = ("VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH")
 
 
 class StepFailed(Exception):
-    """A step failed; the message says why and what to try."""
+    """A step failed; the message says why, and `hint` what to try when the step's own
+    hint does not fit the cause."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+DAMAGED_LOCK = "Failed to parse `uv.lock`"
+DAMAGED_LOCK_HINT = (
+    "uv.lock is damaged (cut short, or edited by hand). Restore it with "
+    "'git checkout uv.lock', or delete it to lock afresh."
+)
+UV_INSTALL_HINT = "Reinstall uv: https://docs.astral.sh/uv/getting-started/installation/"
 
 
 # ── Pinning ────────────────────────────────────────────────────────────────
@@ -265,23 +278,31 @@ def uv_environment() -> dict[str, str]:
 def run(command: list[str]) -> None:
     """Run a command, streaming its output; on failure raise with the end of its stderr."""
     env = uv_environment()
-    process = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
+    except OSError as error:  # not a program this machine can run
+        raise StepFailed(f"{command[0]} cannot start ({error}).", UV_INSTALL_HINT) from error
     tail: list[str] = []
+    damaged_lock = False
 
     def relay() -> None:
+        nonlocal damaged_lock
         assert process.stderr is not None
         for line in process.stderr:
             sys.stderr.write(line)
             tail[:] = [*tail[-7:], line.rstrip()]
+            damaged_lock = damaged_lock or DAMAGED_LOCK in line
 
     reader = threading.Thread(target=relay)
     reader.start()
     code = process.wait()
     reader.join()
     if code != 0:
-        error = "\n".join(f"    {line}" for line in tail) or "    (no output)"
+        output = "\n".join(f"    {line}" for line in tail) or "    (no output)"
         shown = " ".join([Path(command[0]).name, *command[1:]])
-        raise StepFailed(f"'{shown}' exited with {code}:\n{error}")
+        raise StepFailed(
+            f"'{shown}' exited with {code}:\n{output}", DAMAGED_LOCK_HINT if damaged_lock else ""
+        )
 
 
 def uv() -> str:
@@ -460,6 +481,9 @@ def sync() -> None:
 
 def check() -> None:
     run([uv(), "run", "--locked", "scripts/smoke_test.py", "--quick"])
+    # The project's own checks (README, "Checks") must at least start.
+    for tool in ("pytest", "ruff", "mypy"):
+        run([uv(), "run", "--locked", tool, "--version"])
 
 
 @dataclass(frozen=True)
@@ -506,7 +530,7 @@ STEPS = (
     ),
     Step(
         "check",
-        "Checking the environment (scripts/smoke_test.py --quick)",
+        "Checking the environment (smoke test; pytest, ruff and mypy start)",
         check,
         "Run 'uv run scripts/smoke_test.py' for the full report.",
     ),
@@ -520,8 +544,9 @@ def run_steps(todo: Sequence[Step], *, resumable: bool = True) -> bool:
         try:
             step.action()
         except (StepFailed, OSError) as error:
+            hint = (error.hint if isinstance(error, StepFailed) else "") or step.hint
             print(f"\n!!  Set-up failed at step '{step.name}': {error}", file=sys.stderr)
-            print(f"    What to try: {step.hint}", file=sys.stderr)
+            print(f"    What to try: {hint}", file=sys.stderr)
             if resumable:
                 print(f"    Then resume with: {RESUME.format(step=step.name)}", file=sys.stderr)
             return False

@@ -50,7 +50,9 @@ def _git(root: Path, *args: str) -> str | None:
         result = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:  # no git here
+        return None
+    except subprocess.TimeoutExpired:  # it hangs
         return None
     return result.stdout if result.returncode == 0 else None
 

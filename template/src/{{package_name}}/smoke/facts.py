@@ -91,7 +91,9 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str] | None:
         return subprocess.run(
             command, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:  # it cannot start
+        return None
+    except subprocess.TimeoutExpired:  # it hangs
         return None
 
 
