@@ -145,7 +145,7 @@ def relock(project: Path) -> int:
             f"\n!!  Re-locking skipped: 'uv' is not on PATH.\n{UV_INSTALL_HINT}\nThen run: {RELOCK}"
         )
         return 1
-    say(f"==> Re-locking after the update ({RELOCK}: lock, pin, sync, check)")
+    say(f"==> Re-locking after the update ({RELOCK}: lock, pin, verify, sync, check)")
     process = subprocess.run(
         [uv, "run", "--quiet", "--python", sys.executable, SETUP_SCRIPT, "--from", "lock"],
         cwd=project,

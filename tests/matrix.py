@@ -10,7 +10,7 @@ depends on what can be installed here:
 
 - install (uv; framework none on Python 3.11-3.13, or PyTorch on 3.11 without companions,
   CPU or cpu_extra, from a loopback index serving the real CPU wheel): copier copy with its
-  set-up task (lock, pin, sync, check), then every README command that runs here, exactly
+  set-up task (lock, pin, verify, sync, check), then every README command that runs here, exactly
   as written (tests/commands.py), then the steps of the generated CI not already run;
 - lock (uv; PyTorch on another Python or with companions, which exist here only as
   stand-ins): rendered, locked against the stand-in index, ruff and format clean, a valid

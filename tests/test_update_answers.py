@@ -17,7 +17,7 @@ from typing import Any
 import copier
 import pytest
 from conftest import git, release, run, template_clone
-from test_routing import build_for
+from torch_matrix import label, would_install
 from test_update import update, user_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-answers")]
@@ -65,7 +65,7 @@ def to_cu130(
 
 def test_relock_runs_to_the_smoke_check(to_cu130: tuple[Path, str, dict[str, Any]]) -> None:
     _, output, _ = to_cu130
-    assert "==> [3/4] Installing the locked environment" in output, output
+    assert "==> [4/5] Installing the locked environment" in output, output
     assert "+ torch==2.13.0+cu130" in output, output
     assert "Set-up failed at step 'check'" in output, output
     assert "torch 2.13.0+cu130: stand-in" in output, output  # expected here, see above
@@ -82,12 +82,21 @@ def test_pyproject_routes_torch_to_the_cuda_index(
     assert routed == {index["name"] for index in uv["index"]}
 
 
-def test_lock_takes_torch_from_the_cuda_index_on_linux(
-    to_cu130: tuple[Path, str, dict[str, Any]],
+@pytest.mark.parametrize(
+    ("platform", "build"),
+    [
+        ("linux-x86_64", "cu130"),
+        ("linux-aarch64", "cu130"),
+        ("windows-x86_64", "cu130"),
+        ("macos-arm64", "cpu"),
+    ],
+)
+def test_each_platform_installs_its_build_of_the_same_release(
+    to_cu130: tuple[Path, str, dict[str, Any]], platform: str, build: str
 ) -> None:
-    _, _, lock = to_cu130
-    assert build_for(lock, "torch", "linux") == "cu130"
-    assert build_for(lock, "torch", "darwin") == "cpu"
+    project, _, _ = to_cu130
+    installed = would_install(project, platform, None)
+    assert installed["torch"] == "2.13.0" + label(build, platform)
 
 
 def test_no_cpu_wheel_of_torch_is_left_for_linux(

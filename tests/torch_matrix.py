@@ -146,7 +146,11 @@ def would_install(project: Path, platform: str, extra: str | None) -> dict[str, 
     target = pytorch_facts.platform_named(platform)
     command = ["uv", "sync", "--locked", "--dry-run", "--python-platform"]
     command += [target.uv_python_platform] + (["--extra", extra] if extra else [])
-    result = run(command, project, env={**os.environ, **dict(target.uv_environment)})
+    # An environment that does not exist, so that everything is listed (not only what the
+    # project's own .venv lacks).
+    nowhere = str(project / ".venv-dry-run-nowhere")
+    env = {**os.environ, **dict(target.uv_environment), "UV_PROJECT_ENVIRONMENT": nowhere}
+    result = run(command, project, env=env)
     assert result.returncode == 0, f"{platform} {extra}: {result.stderr}"
     return dict(re.findall(r"^ \+ ([\w.-]+)==(\S+)$", result.stderr, re.MULTILINE))
 
