@@ -17,7 +17,7 @@ from plumbum import local
 
 # Shared with the benchmark (benchmarks/run.py), which sets up the same things outside pytest;
 # release and template_clone are imported from here by the tests.
-from benchmarks.fixtures import MISSING_TORCH_WHEEL, find_torch_wheel, flat_torch_index
+from benchmarks.fixtures import MISSING_TORCH_WHEEL, find_torch_wheel
 from benchmarks.fixtures import release as release
 from benchmarks.fixtures import tagged_template as make_tagged_template
 from benchmarks.fixtures import template_clone as template_clone
@@ -93,9 +93,18 @@ def torch_wheel() -> Path:
 
 
 @pytest.fixture(scope="session")
-def local_torch_index(tmp_path_factory: pytest.TempPathFactory, torch_wheel: Path) -> Path:
-    """A local folder index, laid out <folder>/<accelerator>/*.whl, holding the real CPU wheel."""
-    return flat_torch_index(tmp_path_factory.mktemp("torch-index"), torch_wheel)
+def real_torch_line(torch_wheel: Path) -> str:
+    """The release line of the real CPU wheel (`2.13`): projects that install torch ask for it."""
+    version = torch_wheel.name.split("-")[1]
+    return ".".join(version.split(".")[:2])
+
+
+@pytest.fixture(scope="session")
+def local_torch_index(stand_in_index: Path) -> Path:
+    """A local folder index, laid out <folder>/<build>/*.whl: the replica's flat folders, whose
+    cpu folder holds the real CPU wheel beside the other platforms' stand-ins (a lock for
+    every platform needs them all)."""
+    return stand_in_index
 
 
 @pytest.fixture(scope="session")
@@ -187,7 +196,9 @@ def tagged_template(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def torch_project(tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path) -> Path:
+def torch_project(
+    tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path, real_torch_line: str
+) -> Path:
     """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced.
 
     With the SLURM/torchrun files, so their code is linted and tested with the rest.
@@ -196,6 +207,7 @@ def torch_project(tmp_path_factory: pytest.TempPathFactory, local_torch_index: P
     return render(
         destination,
         torch_index_url=str(local_torch_index),
+        torch_version=real_torch_line,
         extra_dependencies="einops",
         include_slurm=True,
     )

@@ -25,7 +25,7 @@ from conftest import BASE_ANSWERS, TEMPLATE, Render, render, set_environment
 from rattler import MatchSpec
 from test_render import assert_ruff_clean, assert_valid_pyproject
 
-from extensions import pixi, research
+from extensions import pixi, research, torch_releases
 
 SCHEMA = Path(__file__).parent / "data" / "pixi" / "partial-pixi.json"
 CUDA_BUILDS = ["cu126", "cu128", "cu130", "cu132"]
@@ -203,7 +203,8 @@ def test_uv_routing_is_not_written_for_a_pixi_project(
 
 def test_pypi_torch_comes_from_each_platforms_build_index(pixi_project: PixiProject) -> None:
     data = manifest(pixi_project("cu130", pixi_torch_source=pixi.PYPI))
-    assert "torch" in data["project"]["dependencies"]
+    line = torch_releases.choose("cu130", [], data["project"]["requires-python"][2:6]).line
+    assert f"torch=={line}.*" in data["project"]["dependencies"]  # pixi reads no [tool.uv]
     targets = data["tool"]["pixi"]["target"]
     indexes = {name: t["pypi-dependencies"]["torch"]["index"] for name, t in targets.items()}
     assert indexes == {

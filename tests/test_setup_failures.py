@@ -33,8 +33,12 @@ def test_unreachable_mirror_keeps_project_and_names_the_failed_step(
     assert "uv run scripts/setup_env.py --from lock" in output
 
 
-def test_resume_command_finishes_the_setup(tmp_path: Path, local_torch_index: Path) -> None:
-    project = render(tmp_path / "project", torch_index_url=UNREACHABLE_MIRROR)
+def test_resume_command_finishes_the_setup(
+    tmp_path: Path, local_torch_index: Path, real_torch_line: str
+) -> None:
+    project = render(
+        tmp_path / "project", torch_index_url=UNREACHABLE_MIRROR, torch_version=real_torch_line
+    )
     # The user points the index at a reachable mirror, then runs the printed command.
     pyproject = tomlkit.parse((project / "pyproject.toml").read_text())
     pyproject["tool"]["uv"]["index"][0]["url"] = str(local_torch_index / "cpu")

@@ -167,13 +167,15 @@ def test_slurm_code_is_ruff_clean(job_projects: dict[str, Path]) -> None:
 
 @pytest.mark.slow  # the update re-locks and re-installs the environment
 def test_turning_slurm_on_later_with_copier_update_adds_the_files(
-    tmp_path: Path, local_torch_index: Path
+    tmp_path: Path, local_torch_index: Path, real_torch_line: str
 ) -> None:
     clone = template_clone(tmp_path / "template")
     release(clone, "v0.1.0")
     project = tmp_path / "protein-folding"
     common = {"defaults": True, "unsafe": True, "quiet": True, "skip_tasks": True}
-    answers = {**BASE_ANSWERS, "torch_index_url": str(local_torch_index)}
+    answers = {
+        **BASE_ANSWERS, "torch_index_url": str(local_torch_index), "torch_version": real_torch_line
+    }
     copier.run_copy(str(clone), str(project), data=answers, vcs_ref="v0.1.0", **common)
     git("init", "-q", cwd=project)
     git("add", "--all", cwd=project)

@@ -397,20 +397,19 @@ def lock_problems() -> list[str]:
     """Each platform (and build extra) uv.lock would not install on, with uv's reason."""
     text = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
     # The project's interpreter, found once (each dry run would look for it again).
-    found = subprocess.run(
+    interpreter = subprocess.run(
         [uv(), "python", "find"], cwd=PROJECT, env=uv_environment(), capture_output=True, text=True
     )
-    python = found.stdout.strip() if found.returncode == 0 else ""
+    python = interpreter.stdout.strip() if interpreter.returncode == 0 else ""
+    extras: list[str | None] = [*torch_extras(text)] or [None]
     cases = [
-        (name, platform, extra)
-        for name, platform in target_platforms(text)
-        for extra in torch_extras(text) or [None]
+        (name, platform, extra) for name, platform in target_platforms(text) for extra in extras
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        found = pool.map(lambda case: install_problem(python, case[1], case[2]), cases)
+        problems = list(pool.map(lambda case: install_problem(python, case[1], case[2]), cases))
     return [
         f"{name}{f' (extra {extra})' if extra else ''}: {problem}"
-        for (name, _, extra), problem in zip(cases, found, strict=True)
+        for (name, _, extra), problem in zip(cases, problems, strict=True)
         if problem
     ]
 
