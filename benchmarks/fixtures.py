@@ -79,13 +79,21 @@ def download_torch_wheel() -> Path | None:
     return wheel
 
 
-def flat_torch_index(folder: Path, wheel: Path) -> Path:
-    """A local folder index, laid out <folder>/cpu/*.whl, holding `wheel` (linked, not copied)."""
-    (folder / "cpu").mkdir(parents=True, exist_ok=True)
-    link = folder / "cpu" / wheel.name
-    if not link.exists():
-        link.symlink_to(wheel)
+def torch_replica(folder: Path, wheel: Path) -> Path:
+    """The tests' replica of PyTorch's indexes as folders, `<folder>/<build>/*.whl`: the real
+    CPU `wheel` (linked) beside STAND-IN wheels for the other platforms and releases, which a
+    project's lock for every platform needs (tests/replica.py)."""
+    from tests import replica  # the tests' module: one replica for tests and benchmarks
+
+    if not (folder / "cpu" / wheel.name).exists():
+        replica.build_flat(folder, wheel)
     return folder
+
+
+def release_line(wheel: Path) -> str:
+    """The torch release line of a wheel: `2.13` for torch-2.13.0+cpu-...whl."""
+    version = wheel.name.split("-")[1]
+    return ".".join(version.split(".")[:2])
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -24,17 +24,19 @@ class Setup:
     """What every run shares: the released template, the torch index, the environment."""
 
     template: Path  # a git repository with the tags fixtures.RELEASES
-    torch_index: Path  # <folder>/cpu/torch-*.whl
+    torch_index: Path  # <folder>/<build>/torch-*.whl, the real CPU wheel in cpu/
+    torch_line: str  # the real wheel's release line (the project asks for it)
     env: dict[str, str]
     logs: Path
     copier: tuple[str, ...] = COPIER
 
 
-def answers(torch_index: Path) -> list[str]:
+def answers(setup: Setup) -> list[str]:
     data = {
         "accelerator": "cpu",  # not the build detected on this machine: the wheel we have
         "python_version": PYTHON,
-        "torch_index_url": str(torch_index),
+        "torch_index_url": str(setup.torch_index),
+        "torch_version": setup.torch_line,
         "author_name": "Bench Mark",
         "author_email": "bench@example.org",
     }
@@ -51,7 +53,7 @@ def copier_copy(setup: Setup, destination: Path, *extra: str, tag: str | None = 
         "--defaults",
         *ref,
         *extra,
-        *answers(setup.torch_index),
+        *answers(setup),
         str(setup.template),
         str(destination),
     ]
@@ -88,7 +90,7 @@ def dependencies_of(project: Path) -> Dependencies:
     )
 
 
-def torch_index_table(torch_index: Path) -> str:
+def torch_index_table(torch_index: Path, torch_line: str) -> str:
     """The index a user copies into pyproject.toml, as the template writes it."""
     return (
         "\n[[tool.uv.index]]\n"
@@ -97,7 +99,9 @@ def torch_index_table(torch_index: Path) -> str:
         'format = "flat"\n'
         "explicit = true\n\n"
         "[tool.uv.sources]\n"
-        'torch = [{ index = "pytorch-cpu" }]\n'
+        'torch = [{ index = "pytorch-cpu" }]\n\n'
+        "[tool.uv]\n"
+        f'constraint-dependencies = ["torch=={torch_line}.*"]\n'
     )
 
 
@@ -118,7 +122,7 @@ def by_hand_end_to_end(
         destination.parent,
     )
     with (destination / "pyproject.toml").open("a") as pyproject:
-        pyproject.write(torch_index_table(setup.torch_index))
+        pyproject.write(torch_index_table(setup.torch_index, setup.torch_line))
     step(
         "uv add --bounds exact",
         ["uv", "add", "--bounds", "exact", *dependencies.project],

@@ -89,7 +89,8 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     fixtures.git("gc", "--quiet", cwd=template)  # packed, like a clone from a git host
     setup = Setup(
         template=template,
-        torch_index=fixtures.flat_torch_index(work / "torch-index", wheel),
+        torch_index=fixtures.torch_replica(work / "torch-index", wheel),
+        torch_line=fixtures.release_line(wheel),
         env=env,
         logs=work / "logs",
     )
