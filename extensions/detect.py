@@ -26,43 +26,64 @@ Two environment variables, read by `read_probes()` only, make the result reprodu
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
-import re
 import shutil
 import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from . import cuda
 
-DRIVER_ENV = "COPIER_RESEARCH_DRIVER_VERSION"
-NO_DETECTION_ENV = "COPIER_RESEARCH_NO_GPU_DETECTION"
 
-PROC_DRIVER_VERSION = Path("/proc/driver/nvidia/version")
+def _load_machine() -> ModuleType:
+    """The generated project's machine.py (standard library only), from the template.
+
+    Its parsers, its switches and its nvidia-smi query are the ones the generated project's
+    set-up and smoke test use, so a machine is judged the same at `copier copy` and after.
+    """
+    path = Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/machine.py"
+    spec = importlib.util.spec_from_file_location("copier_research_machine", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+machine = _load_machine()
+
+DRIVER_ENV: str = machine.DRIVER_ENV
+NO_DETECTION_ENV: str = machine.NO_DETECTION_ENV
+
+PROC_DRIVER_VERSION: Path = machine.PROC_DRIVER_VERSION
 ROCM_BIN = Path("/opt/rocm/bin")  # where ROCm installs its tools when they are not on PATH
 PROBE_TIMEOUT_S = 5.0
 
 ROCM_BUILD = cuda.ROCM_BUILD.name
 ROCM_VERSION = cuda.ROCM_BUILD.rocm
 
-# compute_cap needs a driver from 2021 or later (R510); older ones refuse the field, and are
-# asked again without it.
-NVIDIA_SMI_QUERY = (
-    "nvidia-smi",
-    "--query-gpu=driver_version,name,compute_cap",
-    "--format=csv,noheader",
-)
-NVIDIA_SMI_QUERY_OLD = ("nvidia-smi", "--query-gpu=driver_version,name", "--format=csv,noheader")
+NVIDIA_SMI_QUERY: tuple[str, ...] = machine.NVIDIA_SMI_QUERY
+NVIDIA_SMI_QUERY_OLD: tuple[str, ...] = machine.NVIDIA_SMI_QUERY_OLD
 
-_FALSE_WORDS = {"", "0", "false", "no", "off"}
-_DRIVER_VERSION = re.compile(r"\d+(?:\.\d+)*")
-_CAPABILITY = re.compile(r"(\d+)\.(\d+)")
-_PROC_VERSION = re.compile(r"NVRM version:.*?\s(\d+\.\d+(?:\.\d+)*)(?:\s|$)")
-_GFX = re.compile(r"gfx[0-9a-f]+")
-_ROCMINFO_NAME = re.compile(r"^\s*Name:\s+(gfx[0-9a-f]+)\s*$", re.MULTILINE)
-_CPU_AGENT = "gfx000"
+# The pure parsers, as machine.py has them.
+is_driver_version = machine.is_driver_version
+parse_proc_driver_version = machine.parse_proc_driver_version
+parse_nvidia_gpus = machine.parse_nvidia_gpus
+nvidia_smi_problem = machine.nvidia_smi_problem
+parse_rocm_agents = machine.parse_rocm_agents
+parse_rocminfo = machine.parse_rocminfo
+
+
+def parse_nvidia_smi(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """(driver version, GPU names) from `nvidia-smi --query-gpu=driver_version,name[,...]`."""
+    driver, gpus = parse_nvidia_gpus(text)
+    return driver, tuple(name for name, _ in gpus)
+
+
 _TIMES = "\u00d7"  # the multiplication sign of "2\u00d7 NVIDIA H100"
 
 
@@ -96,14 +117,12 @@ class Detection:
 
 def read_probes() -> Probes:
     """Probe this machine (or read the override variables); never raises."""
-    if _env_flag(NO_DETECTION_ENV):
+    if machine.switched_off():
         return Probes(platform=sys.platform, disabled=True)
     override = os.environ.get(DRIVER_ENV, "").strip()
     if override:
         return Probes(platform=sys.platform, driver_override=override)
-    smi = _run(NVIDIA_SMI_QUERY)
-    if smi is not None and smi[0] != 0 and "compute_cap" in smi[1]:
-        smi = _run(NVIDIA_SMI_QUERY_OLD)
+    smi = machine.query_nvidia_smi(_run)
     agents = _run(("rocm_agent_enumerator",))
     return Probes(
         proc_driver_version=_read_text(PROC_DRIVER_VERSION),
@@ -118,11 +137,6 @@ def read_probes() -> Probes:
 def detect_local() -> Detection:
     """The detection for this machine: `detect(read_probes())`."""
     return detect(read_probes())
-
-
-def _env_flag(name: str) -> bool:
-    """True when the environment variable is set to anything but an empty or false word."""
-    return os.environ.get(name, "").strip().lower() not in _FALSE_WORDS
 
 
 def _read_text(path: Path) -> str | None:
@@ -178,68 +192,6 @@ def _output_if_ok(result: tuple[int, str] | None) -> str | None:
     return result[1]
 
 
-# --- Pure parsers ---------------------------------------------------------------------------
-
-
-def is_driver_version(text: str) -> bool:
-    """True for an NVIDIA driver version such as `580`, `470.57` or `550.54.14`."""
-    return _DRIVER_VERSION.fullmatch(text) is not None
-
-
-def parse_proc_driver_version(text: str) -> str | None:
-    """The driver version in `/proc/driver/nvidia/version` (proprietary or open module)."""
-    match = _PROC_VERSION.search(text)
-    return match.group(1) if match else None
-
-
-def parse_nvidia_smi(text: str) -> tuple[str | None, tuple[str, ...]]:
-    """(driver version, GPU names) from `nvidia-smi --query-gpu=driver_version,name[,...]`."""
-    driver, gpus = parse_nvidia_gpus(text)
-    return driver, tuple(name for name, _ in gpus)
-
-
-def parse_nvidia_gpus(
-    text: str,
-) -> tuple[str | None, tuple[tuple[str, cuda.Capability | None], ...]]:
-    """(driver version, (GPU name, compute capability or None) per GPU) from nvidia-smi.
-
-    Reads `--query-gpu=driver_version,name,compute_cap` lines ("580.65.06, Tesla V100, 7.0"),
-    and the older two-field form, which has no capability.
-    """
-    driver: str | None = None
-    gpus: list[tuple[str, cuda.Capability | None]] = []
-    for line in text.splitlines():
-        version, comma, rest = line.partition(",")
-        name, _, last = rest.rpartition(",")
-        capability = _CAPABILITY.fullmatch(last.strip())
-        if capability is None:
-            name = rest
-        if comma and is_driver_version(version.strip()) and name.strip():
-            driver = driver or version.strip()
-            cap = (int(capability[1]), int(capability[2])) if capability else None
-            gpus.append((name.strip(), cap))
-    return driver, tuple(gpus)
-
-
-def nvidia_smi_problem(text: str) -> str:
-    """Why nvidia-smi listed no GPU, in a few words: the first sentence it printed."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return "listed no GPU"
-    return lines[0].split(". ")[0].rstrip(".")
-
-
-def parse_rocm_agents(text: str) -> tuple[str, ...]:
-    """The GPU targets `rocm_agent_enumerator` lists (gfx000 is the CPU and is dropped)."""
-    lines = (line.strip() for line in text.splitlines())
-    return tuple(line for line in lines if _GFX.fullmatch(line) and line != _CPU_AGENT)
-
-
-def parse_rocminfo(text: str) -> tuple[str, ...]:
-    """The GPU targets in `rocminfo`'s agent list (its `Name: gfx...` lines)."""
-    return tuple(name for name in _ROCMINFO_NAME.findall(text) if name != _CPU_AGENT)
-
-
 # --- Pure decision --------------------------------------------------------------------------
 
 
@@ -250,7 +202,7 @@ def detect(probes: Probes) -> Detection:
         return _cpu(f"GPU detection turned off by {NO_DETECTION_ENV}")
     if probes.driver_override is not None:
         return _from_override(probes.driver_override, windows)
-    driver, listed = _nvidia(probes)
+    driver, listed, problem = _nvidia(probes)
     gpus = tuple(name for name, _ in listed)
     capabilities = tuple(sorted({cap for _, cap in listed if cap is not None}))
     amd = _amd(probes)
@@ -260,7 +212,6 @@ def detect(probes: Probes) -> Detection:
     if amd:
         summary = f"Detected AMD GPU ({_count(amd)}): {_proposing(ROCM_BUILD)}"
         return Detection(ROCM_BUILD, None, amd, summary)
-    problem = _smi_problem(probes)
     if driver:
         seen = problem or "not available"
         reason = f"NVIDIA driver {driver} found but no GPU is visible here (nvidia-smi: {seen})"
@@ -270,24 +221,14 @@ def detect(probes: Probes) -> Detection:
 
 def _nvidia(
     probes: Probes,
-) -> tuple[str | None, tuple[tuple[str, cuda.Capability | None], ...]]:
-    """The NVIDIA driver version (nvidia-smi's, else /proc's) and the GPUs nvidia-smi lists."""
-    driver: str | None = None
-    gpus: tuple[tuple[str, cuda.Capability | None], ...] = ()
-    if probes.nvidia_smi is not None and probes.nvidia_smi_returncode == 0:
-        driver, gpus = parse_nvidia_gpus(probes.nvidia_smi)
-    if driver is None and probes.proc_driver_version is not None:
-        driver = parse_proc_driver_version(probes.proc_driver_version)
-    return driver, gpus
-
-
-def _smi_problem(probes: Probes) -> str | None:
-    """Why nvidia-smi, which ran, listed no GPU; None when it did not run or listed some."""
-    if probes.nvidia_smi is None:
-        return None
-    if probes.nvidia_smi_returncode == 0 and parse_nvidia_smi(probes.nvidia_smi)[1]:
-        return None
-    return nvidia_smi_problem(probes.nvidia_smi)
+) -> tuple[str | None, tuple[tuple[str, cuda.Capability | None], ...], str | None]:
+    """The NVIDIA driver (nvidia-smi's, else /proc's), the GPUs nvidia-smi lists, and why
+    it lists none (None when it did not run or listed some)."""
+    smi = None
+    if probes.nvidia_smi is not None:
+        smi = (probes.nvidia_smi_returncode, probes.nvidia_smi)
+    found = machine.parse_nvidia(smi, probes.proc_driver_version)
+    return found.driver, found.gpus, found.problem
 
 
 def _amd(probes: Probes) -> tuple[str, ...]:

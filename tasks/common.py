@@ -1,17 +1,21 @@
-"""What every set-up task shares: progress lines, and an environment free of the caller's."""
+"""What every set-up task shares: progress lines, and an environment free of the caller's.
+
+The rules themselves live in the generated project's machine.py (standard library only),
+loaded here from the template, so the tasks and the project's own set-up never disagree.
+"""
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import sys
+from pathlib import Path
 
-# Variables that point uv or pixi at another environment (copier's own venv, an activated
-# conda env, an outer `uv run`).
-OUTER_ENVIRONMENT = (
-    "VIRTUAL_ENV",
-    "UV_RUN_RECURSION_DEPTH",
-    "CONDA_PREFIX",
-    "CONDA_DEFAULT_ENV",
-)
+MACHINE = Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/machine.py"
+_spec = importlib.util.spec_from_file_location("copier_research_machine", MACHINE)
+assert _spec is not None and _spec.loader is not None
+machine = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = machine  # its dataclasses look their module up
+_spec.loader.exec_module(machine)
 
 
 def say(message: str) -> None:
@@ -20,4 +24,9 @@ def say(message: str) -> None:
 
 def clean_environment() -> dict[str, str]:
     """The caller's environment minus variables that point at another environment."""
-    return {name: value for name, value in os.environ.items() if name not in OUTER_ENVIRONMENT}
+    return machine.clean_environment()
+
+
+def manager(project: Path) -> str:
+    """`pixi` when the project's pyproject.toml has a [tool.pixi] table, else `uv`."""
+    return machine.manager(machine.read_toml(project / "pyproject.toml"))

@@ -21,8 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pixi_setup  # beside this file: a pixi project is set up by pixi, not uv
-from common import clean_environment, say
+from common import clean_environment, manager, say
 
 SETUP_SCRIPT = "scripts/setup_env.py"
 ANSWERS_FILE = ".copier-answers.yml"
@@ -108,12 +107,17 @@ def first_commit(project: Path, new_repository: bool) -> None:
 
 
 def set_up(project: Path) -> bool:
-    """Set up the environment; True when it is ready. Never raises: the project stays."""
-    resume = f"{here(project)} && uv run {SETUP_SCRIPT}"
-    if pixi_setup.pixi_table(project) is not None:
-        pixi_setup.main(project)
-        return (project / "pixi.lock").is_file()
+    """Run the project's set-up script; True when the environment is ready. Never raises."""
+    if manager(project) == "pixi":
+        # For pixi the script needs only the standard library, and says itself what to run
+        # when pixi is missing or fails.
+        say(f"==> Setting up the environment with pixi ({SETUP_SCRIPT})")
+        done = subprocess.run(
+            [sys.executable, SETUP_SCRIPT], cwd=project, env=clean_environment(), check=False
+        )
+        return done.returncode == 0
 
+    resume = f"{here(project)} && uv run {SETUP_SCRIPT}"
     uv = shutil.which("uv")
     if uv is None:
         say(f"\n!!  Set-up stopped: 'uv' is not on PATH.\n{UV_INSTALL_HINT}")
@@ -148,7 +152,7 @@ def main() -> int:
     new_repository = init_git(project)
     if set_up(project):
         first_commit(project, new_repository)
-        if pixi_setup.pixi_table(project) is None:  # pixi's set-up says its own next step
+        if manager(project) == "uv":  # pixi's set-up says its own next step
             say(f"==> Next: {here(project)} && uv run pytest")
     elif new_repository:
         message = commit_message(project)

@@ -28,7 +28,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pixi_setup
 import recovery
 from common import clean_environment, say
 from conflicts import conflicted_files, git, unmerged_files
@@ -174,8 +173,10 @@ def settle(project: Path, env_manager: str) -> int:
         return 1
     remove_stale_locks(project, env_manager)
     if env_manager == "pixi":
-        say("==> Re-locking after the update (pixi lock, pixi install)")
-        return pixi_setup.main(project)
+        say(f"==> Re-locking after the update (python {SETUP_SCRIPT}: pixi lock, pixi install)")
+        command = [sys.executable, SETUP_SCRIPT]
+        subprocess.run(command, cwd=project, env=clean_environment(), check=False)
+        return 0  # the script said what to run if it failed; the update itself is done
     if not (project / SETUP_SCRIPT).is_file():
         say(f"==> {SETUP_SCRIPT} is gone: re-lock by hand (uv lock && uv sync).")
         return 0

@@ -13,14 +13,20 @@ Pinning writes `==<locked version>` for each direct dependency written without a
 (project dependencies, optional dependencies and dependency groups) and records those pins
 in [tool.setup-env.pinned], so the file itself says which versions the results were produced
 with; uv.lock then pins everything else. A range or pin you wrote yourself stays as written.
+
+A pixi project (pyproject.toml has [tool.pixi]) is set up by pixi instead, and any Python
+3.11 or newer runs this script for it: `python scripts/setup_env.py` (.env, pixi lock,
+pixi install).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,19 +37,43 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import tomlkit
-from dotenv import dotenv_values
-from packaging.markers import Marker
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import Version
-from tomlkit.items import StringType
-
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+def load_machine() -> ModuleType:
+    """src/<package>/machine.py, the machine facts, loaded from its file.
+
+    Not imported as `<package>.machine`: the package is not installed yet, and importing it
+    would run its __init__.py, which may need what is not installed. machine.py needs only
+    the standard library.
+    """
+    path = next((PROJECT / "src").glob("*/machine.py"))
+    spec = importlib.util.spec_from_file_location("machine", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+machine = load_machine()
+
+try:  # `uv run` installs these (the header above); a pixi project's set-up needs none of them
+    import tomlkit
+    from dotenv import dotenv_values
+    from packaging.markers import Marker
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+    from tomlkit.items import StringType
+except ModuleNotFoundError:
+    if machine.manager(machine.read_toml(PROJECT / "pyproject.toml")) != "pixi":
+        sys.exit("Run the set-up with uv, which installs what it needs: uv run scripts/setup_env.py")
+
 RESUME = "uv run scripts/setup_env.py --from {step}"
-OUTER_ENVIRONMENT = ("VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH")
 
 
 class StepFailed(Exception):
@@ -163,13 +193,7 @@ def requirements_in(document: Mapping[str, Any]) -> Iterator[str]:
         yield from (item for item in array if isinstance(item, str))
 
 
-def locked_versions(lock_text: str) -> dict[str, set[str]]:
-    """Every version of every package in a uv.lock, by canonical name."""
-    versions: dict[str, set[str]] = defaultdict(set)
-    for package in tomllib.loads(lock_text).get("package", []):
-        if "version" in package:
-            versions[canonicalize_name(package["name"])].add(package["version"])
-    return versions
+locked_versions = machine.locked_versions
 
 
 def locked_version(
@@ -272,7 +296,8 @@ def uv_environment() -> dict[str, str]:
     """
     settings = dotenv_values(PROJECT / ".env") if (PROJECT / ".env").is_file() else {}
     from_file = {k: v for k, v in settings.items() if k.startswith("UV_") and v}
-    return from_file | {k: v for k, v in os.environ.items() if k not in OUTER_ENVIRONMENT}
+    outside: dict[str, str] = machine.clean_environment()
+    return from_file | outside
 
 
 def run(command: list[str]) -> None:
@@ -440,18 +465,12 @@ def _pyproject() -> str:
 
 
 def torch_extras(pyproject_text: str) -> list[str]:
-    """The extras declared in conflict in [tool.uv] (the cpu/<GPU build> pair), if any."""
-    conflicts = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {}).get("conflicts", [])
-    return [item["extra"] for group in conflicts for item in group if "extra" in item]
+    extras: list[str] = machine.torch_extras(tomllib.loads(pyproject_text))
+    return extras
 
 
-def gpu_present() -> bool:
-    """A GPU driver is installed: NVIDIA's kernel module, or AMD's compute device."""
-    return any(Path(p).exists() for p in ("/proc/driver/nvidia/version", "/dev/kfd"))
-
-
-def choose_extra(extras: list[str], requested: str) -> str:
-    """TORCH_EXTRA when set, else the GPU build on a machine with a GPU driver, else cpu."""
+def choose_extra(extras: list[str], requested: str, gpu: str | None) -> str:
+    """TORCH_EXTRA when set, else the build for this machine's GPU driver (`gpu`), else cpu."""
     if requested:
         if requested not in extras:
             raise StepFailed(
@@ -459,8 +478,8 @@ def choose_extra(extras: list[str], requested: str) -> str:
                 f"({', '.join(extras)}). Fix it in .env."
             )
         return requested
-    gpu_builds = [extra for extra in extras if extra != "cpu"]
-    return gpu_builds[0] if gpu_present() and gpu_builds else "cpu"
+    prefix = {"nvidia": "cu", "amd": "rocm"}.get(gpu or "", "no GPU build")
+    return next((extra for extra in extras if extra.startswith(prefix)), "cpu")
 
 
 def sync() -> None:
@@ -469,11 +488,14 @@ def sync() -> None:
         run([uv(), "sync", "--locked"])
         return
     requested = os.environ.get("TORCH_EXTRA") or dotenv_values(PROJECT / ".env").get("TORCH_EXTRA")
-    extra = choose_extra(extras, requested or "")
+    gpu: str | None = machine.gpu_vendor()
+    extra = choose_extra(extras, requested or "", gpu)
     if requested:
         why = "TORCH_EXTRA"
+    elif gpu is None:
+        why = "no GPU driver found"
     else:
-        why = "a GPU driver is present" if extra != "cpu" else "no GPU driver found"
+        why = f"{'an NVIDIA' if gpu == 'nvidia' else 'an AMD'} GPU driver is present"
     print(f"    PyTorch build: extra '{extra}' ({why}; TORCH_EXTRA in .env chooses).")
     run([uv(), "sync", "--locked", "--extra", extra])
 
@@ -710,6 +732,93 @@ def restore(saved: dict[Path, bytes]) -> None:
         path.write_bytes(content)
 
 
+# ── pixi ───────────────────────────────────────────────────────────────────
+#
+# A pixi project is locked and installed by pixi; this script writes .env, runs
+# `pixi lock` and `pixi install --locked`, and says what to run when pixi is missing or fails.
+
+PIXI_INSTALL_HINT = (
+    "Install pixi (https://pixi.sh/latest/installation/), then open a new shell:\n"
+    "    curl -fsSL https://pixi.sh/install.sh | sh      # Linux, macOS\n"
+    "    brew install pixi                                # Homebrew"
+)
+CUDA_OVERRIDE = "CONDA_OVERRIDE_CUDA"  # pixi's stand-in for the driver of the GPU machines
+
+
+def declared_cuda(pixi: Mapping[str, Any]) -> str | None:
+    """The CUDA version the manifest's CUDA platform declares (`cuda = "12"`), if any."""
+    for platform in pixi.get("workspace", {}).get("platforms", []):
+        if isinstance(platform, dict) and isinstance(platform.get("cuda"), str):
+            return str(platform["cuda"])
+    return None
+
+
+def here() -> str:
+    """The command that enters the project, quoted for the shell (a path may hold spaces)."""
+    return f"cd {shlex.quote(str(PROJECT))}"
+
+
+def run_pixi(step: str, args: list[str], env: dict[str, str]) -> bool:
+    """Run `pixi <args>` on the project's manifest; on failure, say how to resume."""
+    shown = " ".join(["pixi", *args])
+    print(f"==> {step} ({shown})", flush=True)
+    pixi = shutil.which("pixi", path=env.get("PATH")) or "pixi"
+    command = [pixi, *args, "--manifest-path", str(PROJECT / "pyproject.toml")]
+    try:
+        code = subprocess.run(command, cwd=PROJECT, env=env, check=False).returncode
+    except OSError as error:  # a pixi that cannot start
+        failure = f"the pixi at {pixi} cannot start ({error}); reinstall it"
+    else:
+        if code == 0:
+            return True
+        failure = f"`{shown}` exited with {code}"
+    print(f"\n!!  Set-up failed at step '{step}': {failure}.", flush=True)
+    print(f"The project is kept in {PROJECT}; only the environment is unfinished.")
+    print(f"After fixing the problem above, resume with:\n    {here()} && {shown}", flush=True)
+    return False
+
+
+def override_hint(cuda: str) -> str:
+    return (
+        f"This machine shows no NVIDIA driver, so pixi installs the CPU platform here. To "
+        f"install the CUDA one anyway (e.g. on a login node, for the GPU nodes):\n"
+        f"    {CUDA_OVERRIDE}={cuda} pixi install"
+    )
+
+
+def set_up_pixi(pixi_table: Mapping[str, Any]) -> int:
+    print("==> Creating .env from .env.example", flush=True)
+    create_env_file()
+    env: dict[str, str] = machine.clean_environment()
+    cuda = declared_cuda(pixi_table)
+    # The CUDA platform's version, when this machine has no NVIDIA driver to install it for.
+    cuda_without_driver = cuda if cuda is not None and machine.nvidia().driver is None else None
+    if shutil.which("pixi") is None:
+        print("\n!!  pixi is not on PATH, so the environment is not installed yet.")
+        print(PIXI_INSTALL_HINT)
+        print(
+            "The project is kept, and its manifest is ready (pyproject.toml, [tool.pixi]). "
+            f"Then install the environment with:\n    {here()} && pixi install"
+        )
+        if cuda_without_driver:
+            print(override_hint(cuda_without_driver))
+        return 1
+    lock_env = dict(env)
+    if cuda_without_driver and CUDA_OVERRIDE not in env:
+        # Solving needs no GPU, but pixi checks the CUDA platform's packages against the
+        # machine; the override stands in for the driver of the GPU machines.
+        lock_env[CUDA_OVERRIDE] = cuda_without_driver
+        print(f"==> No NVIDIA driver here: solving with {CUDA_OVERRIDE}={cuda_without_driver}")
+    if not run_pixi("Solving every platform into pixi.lock", ["lock"], lock_env):
+        return 1
+    if not run_pixi("Installing this machine's platform", ["install", "--locked"], env):
+        return 1
+    print(f"==> Environment ready. Next: {here()} && pixi run test", flush=True)
+    if cuda_without_driver and CUDA_OVERRIDE not in env:
+        print(override_hint(cuda_without_driver))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -730,6 +839,12 @@ def main(argv: list[str] | None = None) -> int:
         "packages", nargs="*", metavar="PACKAGE", help="only these (default: every dependency)"
     )
     args = parser.parse_args(argv)
+    pyproject = machine.read_toml(PROJECT / "pyproject.toml")
+    if machine.manager(pyproject) == "pixi":
+        if args.command == "upgrade":
+            print("!!  A pixi project upgrades with `pixi update`.", file=sys.stderr)
+            return 1
+        return set_up_pixi(pyproject["tool"]["pixi"])
     if args.command == "upgrade":
         return upgrade(args.packages)
     todo = steps_from(args.start)

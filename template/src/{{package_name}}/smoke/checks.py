@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .builds import min_driver, newest_build_for, version_tuple
+from ..builds import min_driver, newest_build_for, version_tuple
 from .facts import Facts
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"

@@ -13,18 +13,15 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
 
+from .. import machine
 from ..config import find_project_root
-
-TOOL_TIMEOUT_S = 10.0
 
 
 @dataclass
@@ -84,19 +81,6 @@ class Facts:
         return cls(**values)
 
 
-def _run(command: list[str]) -> subprocess.CompletedProcess[str] | None:
-    if shutil.which(command[0]) is None:
-        return None
-    try:
-        return subprocess.run(
-            command, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, check=False
-        )
-    except OSError:  # it cannot start
-        return None
-    except subprocess.TimeoutExpired:  # it hangs
-        return None
-
-
 def _interpreter(facts: Facts, root: Path | None) -> None:
     facts.platform = f"{sys.platform} {platform.machine()}"
     facts.python = platform.python_version()
@@ -121,12 +105,9 @@ def _lock_drift(facts: Facts, root: Path | None) -> None:
     if not lock_file.is_file():
         return
     facts.lock_found = True
-    locked: dict[str, set[str]] = {}
-    for package in tomllib.loads(lock_file.read_text()).get("package", []):
-        if "version" in package:
-            locked.setdefault(_canonical(package["name"]), set()).add(package["version"])
+    locked = machine.locked_versions(lock_file.read_text())
     for dist in importlib.metadata.distributions():
-        name, version = _canonical(dist.metadata["Name"]), dist.version
+        name, version = machine.canonical_name(dist.metadata["Name"]), dist.version
         if name not in locked:
             facts.drift.append(f"{name}: installed {version}, not in uv.lock")
         elif version not in locked[name]:
@@ -135,27 +116,20 @@ def _lock_drift(facts: Facts, root: Path | None) -> None:
     facts.drift.sort()
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _project(facts: Facts, root: Path | None) -> None:
     """Which tool manages the environment, and whether torch is one of its dependencies."""
-    pyproject = None if root is None else root / "pyproject.toml"
-    if pyproject is None or not pyproject.is_file():
+    if root is None:
         return
-    config = tomllib.loads(pyproject.read_text())
+    config = machine.read_toml(root / "pyproject.toml")
     project = config.get("project", {})
     requirements = list(project.get("dependencies", []))
     for extra in project.get("optional-dependencies", {}).values():
         requirements += extra
     facts.torch_expected = any(re.match(r"torch\b(?!-)", r) for r in requirements)
-    conflicts = config.get("tool", {}).get("uv", {}).get("conflicts", [])
-    facts.torch_extras = [item["extra"] for group in conflicts for item in group if "extra" in item]
-    pixi = config.get("tool", {}).get("pixi")
-    if pixi is not None:
-        facts.manager = "pixi"
-        facts.torch_expected = facts.torch_expected or "pytorch" in str(pixi)
+    facts.torch_extras = machine.torch_extras(config)
+    facts.manager = machine.manager(config)
+    if facts.manager == "pixi":
+        facts.torch_expected = facts.torch_expected or "pytorch" in str(config["tool"]["pixi"])
 
 
 def _env_file(facts: Facts, root: Path | None) -> None:
@@ -165,22 +139,13 @@ def _env_file(facts: Facts, root: Path | None) -> None:
 
 
 def _driver(facts: Facts) -> None:
-    smi = _run(["nvidia-smi"])
-    if smi is not None:
-        if match := re.search(r"Driver Version:\s*([\d.]+)", smi.stdout):
-            facts.driver = match.group(1)
-        if match := re.search(r"CUDA Version:\s*([\d.]+)", smi.stdout):
-            facts.driver_cuda = match.group(1)
-        if smi.returncode != 0:
-            facts.driver_note = (smi.stdout + smi.stderr).strip().splitlines()[0][:200]
-    if facts.driver is not None:
-        caps = _run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"])
-        found = re.findall(r"^\s*(\d+)\.(\d+)\s*$", caps.stdout, re.M) if caps else []
-        facts.gpu_capabilities = [(int(major), int(minor)) for major, minor in found]
-    proc = Path("/proc/driver/nvidia/version")
-    if facts.driver is None and proc.is_file():
-        match = re.search(r"Kernel Module.*?\s(\d+\.\d+(?:\.\d+)?)\s", proc.read_text())
-        facts.driver = match.group(1) if match else None
+    """What the machine says, whatever the set-up switches in machine.py say."""
+    nvidia = machine.probe_nvidia()
+    facts.driver = nvidia.driver
+    facts.driver_note = nvidia.problem
+    facts.gpu_capabilities = [cap for _, cap in nvidia.gpus if cap is not None]
+    if nvidia.driver is not None:
+        facts.driver_cuda = machine.driver_cuda_version()
 
 
 def _toolchain(facts: Facts) -> None:
@@ -188,8 +153,8 @@ def _toolchain(facts: Facts) -> None:
     nvcc = shutil.which("nvcc")
     if nvcc is None and facts.cuda_home and (Path(facts.cuda_home) / "bin" / "nvcc").is_file():
         nvcc = str(Path(facts.cuda_home) / "bin" / "nvcc")
-    result = _run([nvcc, "--version"]) if nvcc else None
-    if result is not None and (match := re.search(r"release (\d+\.\d+)", result.stdout)):
+    result = machine.run_tool((nvcc, "--version")) if nvcc else None
+    if result is not None and (match := re.search(r"release (\d+\.\d+)", result[1])):
         facts.nvcc = match.group(1)
 
 
