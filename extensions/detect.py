@@ -49,7 +49,7 @@ def _load_machine() -> ModuleType:
     spec = importlib.util.spec_from_file_location("copier_research_machine", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

@@ -309,10 +309,8 @@ def test_pixi_tasks_run_the_tests_and_the_smoke_test(pixi_project: PixiProject) 
     assert manifest(project)["tool"]["pixi"]["environments"]["default"] == ["dev"]
 
 
-def test_pixi_project_has_no_uv_setup_script(pixi_project: PixiProject) -> None:
-    project = pixi_project()
-    assert not (project / "scripts" / "setup_env.py").exists()
-    assert ".pixi/" in (project / ".gitignore").read_text().splitlines()
+def test_pixi_project_ignores_pixis_environment(pixi_project: PixiProject) -> None:
+    assert ".pixi/" in (pixi_project() / ".gitignore").read_text().splitlines()
 
 
 def test_pixi_lock_is_marked_generated_for_git(pixi_project: PixiProject) -> None:
@@ -471,6 +469,37 @@ def test_with_a_driver_pixi_solves_without_an_override(tmp_path: Path) -> None:
     )
     generate(tmp_path)
     assert [call["override"] for call in calls(log)] == [None, None]
+
+
+def bare_python(script: str, project: Path, path: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` with this Python, without its site-packages (no tomlkit, no dotenv)."""
+    environment = {**os.environ, "PATH": path, NO_DETECTION_ENV: "1"}
+    return subprocess.run(
+        [sys.executable, "-S", script], cwd=project, env=environment, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+
+
+def test_the_set_up_script_sets_up_a_pixi_project_with_a_bare_python(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", skip_tasks=True, **pixi_answers(accelerator="cu128"))
+    log = stand_in_pixi(tmp_path / "bin")
+    path = f"{tmp_path / 'bin'}{os.pathsep}{path_without_pixi()}"
+    result = bare_python("scripts/setup_env.py", project, path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [call["args"][:2] for call in calls(log)] == [
+        ["lock", "--manifest-path"],
+        ["install", "--locked"],
+    ]
+    assert (project / ".env").read_text() == (project / ".env.example").read_text()
+    assert f"cd {project} && pixi run test" in result.stdout
+
+
+def test_a_uv_projects_set_up_on_a_bare_python_says_to_use_uv(rendered: Render) -> None:
+    project = rendered(framework="none")
+    result = bare_python("scripts/setup_env.py", project, os.environ["PATH"])
+    assert result.returncode == 1
+    assert "uv run scripts/setup_env.py" in result.stderr
+    assert not (project / ".env").exists() and not (project / "uv.lock").exists()
 
 
 @pytest.mark.usefixtures("task_environment")

@@ -74,3 +74,48 @@ def test_pins_are_recorded_when_the_cache_cannot_serve_an_offline_lock(
     assert any(empty_cache.iterdir())  # the online lock filled the cache named in .env
     check = run(["uv", "lock", "--check"], project)
     assert check.returncode == 0, check.stderr
+
+
+# ── Which PyTorch build the sync installs ──────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("extras", "gpu", "installed"),
+    [
+        (["cpu", "cu130"], "nvidia", "cu130"),
+        (["cpu", "cu130"], "amd", "cpu"),  # a CUDA build does not run on an AMD GPU
+        (["cpu", "cu130"], None, "cpu"),
+        (["cpu", "rocm7.2"], "amd", "rocm7.2"),
+        (["cpu", "rocm7.2"], "nvidia", "cpu"),
+    ],
+)
+def test_the_sync_installs_the_build_for_this_machines_gpu_driver(
+    rendered: Render,
+    monkeypatch: pytest.MonkeyPatch,
+    extras: list[str],
+    gpu: str | None,
+    installed: str,
+) -> None:
+    script = setup_script(rendered(framework="none"), monkeypatch)
+    assert script.choose_extra(extras, "", gpu) == installed
+
+
+def test_torch_extra_in_the_env_file_chooses_the_build(
+    rendered: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = setup_script(rendered(framework="none"), monkeypatch)
+    assert script.choose_extra(["cpu", "cu130"], "cpu", "nvidia") == "cpu"
+    with pytest.raises(script.StepFailed, match="TORCH_EXTRA=cu126 is not one of"):
+        script.choose_extra(["cpu", "cu130"], "cu126", "nvidia")
+
+
+def test_the_set_up_reads_the_driver_through_the_projects_machine_module(
+    rendered: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The switch the machine module honours decides the build: no rule of the script's own."""
+    project = rendered(framework="none", package_name="lab_tools")
+    script = setup_script(project, monkeypatch)
+    assert Path(script.machine.__file__) == project / "src" / "lab_tools" / "machine.py"
+    monkeypatch.setenv("COPIER_RESEARCH_DRIVER_VERSION", "580.65.06")
+    monkeypatch.delenv("COPIER_RESEARCH_NO_GPU_DETECTION", raising=False)
+    assert script.machine.gpu_vendor() == "nvidia"

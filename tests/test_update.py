@@ -419,10 +419,13 @@ def test_update_that_changes_no_dependency_skips_the_relock(
     assert (project / "uv.lock").read_bytes() == lock
 
 
-def test_switching_to_pixi_leaves_nothing_of_the_uv_set_up(generated: Path, tmp_path: Path) -> None:
+def test_switching_to_pixi_drops_uv_lock_and_sets_up_with_pixi(
+    generated: Path, tmp_path: Path
+) -> None:
     project = user_copy(generated, tmp_path / "protein-folding")
     result = update(project, "--vcs-ref", "v0.1.0", "--data", "env_manager=pixi")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "pixi" in tomllib.loads((project / "pyproject.toml").read_text())["tool"]
     assert not (project / "uv.lock").exists()
-    assert not (project / "scripts" / "setup_env.py").exists()
+    # The same set-up script, which now sees [tool.pixi]: pixi is not installed here.
+    assert "pixi is not on PATH" in result.stdout, result.stdout

@@ -54,7 +54,7 @@ def load_machine() -> ModuleType:
     spec = importlib.util.spec_from_file_location("machine", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault(spec.name, module)  # its dataclasses look their module up
+    sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
@@ -71,7 +71,7 @@ try:  # `uv run` installs these (the header above); a pixi project's set-up need
     from tomlkit.items import StringType
 except ModuleNotFoundError:
     if machine.manager(machine.read_toml(PROJECT / "pyproject.toml")) != "pixi":
-        sys.exit("Run the set-up with uv, which installs what it needs: uv run scripts/setup_env.py")
+        sys.exit("Run it with uv, which installs what it needs:\n    uv run scripts/setup_env.py")
 
 RESUME = "uv run scripts/setup_env.py --from {step}"
 
