@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,8 +75,21 @@ is_driver_version = machine.is_driver_version
 parse_proc_driver_version = machine.parse_proc_driver_version
 parse_nvidia_gpus = machine.parse_nvidia_gpus
 nvidia_smi_problem = machine.nvidia_smi_problem
-parse_rocm_agents = machine.parse_rocm_agents
-parse_rocminfo = machine.parse_rocminfo
+
+_GFX = re.compile(r"gfx[0-9a-f]+")
+_ROCMINFO_NAME = re.compile(r"^\s*Name:\s+(gfx[0-9a-f]+)\s*$", re.MULTILINE)
+_CPU_AGENT = "gfx000"
+
+
+def parse_rocm_agents(text: str) -> tuple[str, ...]:
+    """The GPU targets `rocm_agent_enumerator` lists (gfx000 is the CPU and is dropped)."""
+    lines = (line.strip() for line in text.splitlines())
+    return tuple(line for line in lines if _GFX.fullmatch(line) and line != _CPU_AGENT)
+
+
+def parse_rocminfo(text: str) -> tuple[str, ...]:
+    """The GPU targets in `rocminfo`'s agent list (its `Name: gfx...` lines)."""
+    return tuple(name for name in _ROCMINFO_NAME.findall(text) if name != _CPU_AGENT)
 
 
 def parse_nvidia_smi(text: str) -> tuple[str | None, tuple[str, ...]]:

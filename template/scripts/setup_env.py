@@ -193,7 +193,7 @@ def requirements_in(document: Mapping[str, Any]) -> Iterator[str]:
         yield from (item for item in array if isinstance(item, str))
 
 
-locked_versions = machine.locked_versions
+locked_versions = machine.locked_versions  # the smoke test reads uv.lock the same way
 
 
 def locked_version(
@@ -465,6 +465,7 @@ def _pyproject() -> str:
 
 
 def torch_extras(pyproject_text: str) -> list[str]:
+    """The build extras (cpu and the GPU build), as machine.py reads them."""
     extras: list[str] = machine.torch_extras(tomllib.loads(pyproject_text))
     return extras
 

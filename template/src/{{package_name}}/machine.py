@@ -46,9 +46,6 @@ _DRIVER_VERSION = re.compile(r"\d+(?:\.\d+)*")
 _CAPABILITY = re.compile(r"(\d+)\.(\d+)")
 _PROC_VERSION = re.compile(r"NVRM version:.*?\s(\d+\.\d+(?:\.\d+)*)(?:\s|$)")
 _CUDA_VERSION = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
-_GFX = re.compile(r"gfx[0-9a-f]+")
-_ROCMINFO_NAME = re.compile(r"^\s*Name:\s+(gfx[0-9a-f]+)\s*$", re.MULTILINE)
-_CPU_AGENT = "gfx000"
 
 
 @dataclass(frozen=True)
@@ -115,17 +112,6 @@ def parse_cuda_version(text: str) -> str | None:
     """The newest CUDA the driver supports, from nvidia-smi's table ("CUDA Version: 12.8")."""
     match = _CUDA_VERSION.search(text)
     return match[1] if match else None
-
-
-def parse_rocm_agents(text: str) -> tuple[str, ...]:
-    """The GPU targets `rocm_agent_enumerator` lists (gfx000 is the CPU and is dropped)."""
-    lines = (line.strip() for line in text.splitlines())
-    return tuple(line for line in lines if _GFX.fullmatch(line) and line != _CPU_AGENT)
-
-
-def parse_rocminfo(text: str) -> tuple[str, ...]:
-    """The GPU targets in `rocminfo`'s agent list (its `Name: gfx...` lines)."""
-    return tuple(name for name in _ROCMINFO_NAME.findall(text) if name != _CPU_AGENT)
 
 
 # ── Asking the machine ─────────────────────────────────────────────────────
