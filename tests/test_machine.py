@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import Render
 from hypothesis import given
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
@@ -28,13 +29,14 @@ from test_detect import (
     SMI_V100_X4_R580,
 )
 
-from extensions import detect
+from extensions import cuda, detect
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "template" / "src" / "{{package_name}}"
 MACHINE = PACKAGE / "machine.py"
 
 NO_SWITCHES: dict[str, str] = {}
+PYTORCH_INDEX = "https://download.pytorch.org/whl"  # answered, never fetched from here
 
 
 def load(path: Path, name: str) -> ModuleType:
@@ -244,3 +246,36 @@ def test_the_tasks_use_machine_pys_environment(monkeypatch: pytest.MonkeyPatch) 
     common = load(ROOT / "tasks" / "common.py", "common_under_test")
     assert "CONDA_PREFIX" not in common.clean_environment()
     assert common.clean_environment() == machine.clean_environment(os.environ)
+
+
+# ── Rendered: one machine module and one build table per project ──────────
+
+
+@pytest.mark.parametrize("env_manager", ["uv", "pixi"])
+def test_every_project_gets_machine_py_as_written_and_the_set_up_script(
+    rendered: Render, env_manager: str
+) -> None:
+    project = rendered(
+        package_name="lab_tools", env_manager=env_manager, torch_index_url=PYTORCH_INDEX
+    )
+    assert (project / "src/lab_tools/machine.py").read_bytes() == MACHINE.read_bytes()
+    assert (project / "scripts/setup_env.py").is_file()  # uv's and pixi's set-up alike
+    assert not (project / "src/lab_tools/smoke/builds.py").exists()
+
+
+def test_the_rendered_build_table_is_the_templates(rendered: Render) -> None:
+    project = rendered(package_name="lab_tools")
+    builds = load(project / "src/lab_tools/builds.py", "builds_under_test")
+    table = {
+        name: (b.cuda, b.min_driver_linux, b.min_driver_windows, b.oldest_gpu, b.newest_gpu)
+        for name, b in builds.CUDA_BUILDS.items()
+    }
+    assert table == {
+        b.name: (b.cuda, b.min_driver_linux, b.min_driver_windows, b.oldest_gpu, b.newest_gpu)
+        for b in cuda.BUILDS
+        if b.cuda
+    }
+    for driver in ("470.256.02", "525.60.13", "560.35.03", "580.65.06"):
+        for gpus in ((), ((7, 0),), ((9, 0),), ((12, 0),)):
+            expected = cuda.newest_build_for(driver, gpus).name
+            assert builds.newest_build_for(driver, list(gpus)) == expected, (driver, gpus)
