@@ -135,7 +135,9 @@ def run_tool(command: tuple[str, ...], timeout: float = TOOL_TIMEOUT_S) -> ToolR
             timeout=timeout,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except OSError:  # it cannot start
+        return None
+    except subprocess.TimeoutExpired:  # it hangs
         return None
     return done.returncode, done.stdout
 
@@ -202,7 +204,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file's tables; empty when the file is missing or not TOML."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+    except OSError:
+        return {}
+    except tomllib.TOMLDecodeError:
         return {}
 
 
