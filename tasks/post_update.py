@@ -172,14 +172,15 @@ def settle(project: Path, env_manager: str) -> int:
         report_conflicts(project, conflicted, dependencies)
         return 1
     remove_stale_locks(project, env_manager)
+    if not (project / SETUP_SCRIPT).is_file():
+        by_hand = "pixi lock && pixi install" if env_manager == "pixi" else "uv lock && uv sync"
+        say(f"==> {SETUP_SCRIPT} is gone: re-lock by hand ({by_hand}).")
+        return 0
     if env_manager == "pixi":
         say(f"==> Re-locking after the update (python {SETUP_SCRIPT}: pixi lock, pixi install)")
         command = [sys.executable, SETUP_SCRIPT]
         subprocess.run(command, cwd=project, env=clean_environment(), check=False)
         return 0  # the script said what to run if it failed; the update itself is done
-    if not (project / SETUP_SCRIPT).is_file():
-        say(f"==> {SETUP_SCRIPT} is gone: re-lock by hand (uv lock && uv sync).")
-        return 0
     if not restore_pins(project, staged):
         say(
             "==> Dependencies unchanged by the update: uv.lock, the environment and its check\n"
