@@ -25,12 +25,10 @@ Two environment variables, read by `read_probes()` only, make the result reprodu
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -139,7 +137,7 @@ def read_probes() -> Probes:
     smi = machine.query_nvidia_smi(_run)
     agents = _run(("rocm_agent_enumerator",))
     return Probes(
-        proc_driver_version=_read_text(PROC_DRIVER_VERSION),
+        proc_driver_version=machine.read_text(PROC_DRIVER_VERSION),
         nvidia_smi=None if smi is None else smi[1],
         nvidia_smi_returncode=None if smi is None else smi[0],
         rocm_agents=_output_if_ok(agents),
@@ -153,14 +151,6 @@ def detect_local() -> Detection:
     return detect(read_probes())
 
 
-def _read_text(path: Path) -> str | None:
-    """The file's text, or None when it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-
-
 def _find_tool(name: str) -> str | None:
     """The tool's path on PATH, else in ROCM_BIN, else None."""
     return shutil.which(name) or shutil.which(name, path=str(ROCM_BIN))
@@ -171,32 +161,8 @@ def _run(command: tuple[str, ...]) -> tuple[int, str] | None:
     executable = _find_tool(command[0])
     if executable is None:
         return None
-    try:
-        process = subprocess.Popen(
-            [executable, *command[1:]],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            encoding="utf-8",
-            errors="replace",
-        )
-    except (OSError, ValueError):
-        return None
-    return _wait(process)
-
-
-def _wait(process: subprocess.Popen[str]) -> tuple[int, str] | None:
-    """Collect a started process's result, killing it after PROBE_TIMEOUT_S seconds."""
-    try:
-        output, _ = process.communicate(timeout=PROBE_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        if process.stdout is not None:
-            process.stdout.close()  # a child of the tool may hold it open: read no more
-        with contextlib.suppress(subprocess.TimeoutExpired):  # a hung driver call may not die
-            process.wait(timeout=1)
-        return None
-    return process.returncode, output
+    result: tuple[int, str] | None = machine.run_tool((executable, *command[1:]), PROBE_TIMEOUT_S)
+    return result
 
 
 def _output_if_ok(result: tuple[int, str] | None) -> str | None:

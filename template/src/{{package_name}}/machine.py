@@ -7,6 +7,7 @@ uses the same file. Functions named `parse_*` only read text; the others ask the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -125,21 +126,28 @@ def switched_off(environ: Mapping[str, str] = os.environ) -> bool:
 def run_tool(command: tuple[str, ...], timeout: float = TOOL_TIMEOUT_S) -> ToolResult:
     """(exit status, stdout and stderr) of a command; None when missing, broken or hung."""
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             encoding="utf-8",
             errors="replace",
-            timeout=timeout,
-            check=False,
         )
     except OSError:  # it cannot start
         return None
-    except subprocess.TimeoutExpired:  # it hangs
+    except ValueError:  # a path it cannot be started from (a NUL byte in it)
         return None
-    return done.returncode, done.stdout
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:  # it hangs (a driver call can): kill it, read no more
+        process.kill()
+        if process.stdout is not None:
+            process.stdout.close()  # a child of the tool may still hold it open
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a hung driver call may not die
+            process.wait(timeout=1)
+        return None
+    return process.returncode, output
 
 
 def query_nvidia_smi(run: Callable[[tuple[str, ...]], ToolResult] = run_tool) -> ToolResult:
