@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import Any
+from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -83,37 +83,51 @@ def torch_packages_error(packages: list[str], accelerator: str) -> str:
     return ""
 
 
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    """`torch_plan` for the templates, and the dependency list with torch routed by it."""
-    if context.get("framework") != "pytorch":
-        return {"torch_plan": None}
-    accelerator = context["accelerator"]
+@dataclass(frozen=True)
+class TorchStep:
+    """The PyTorch release and build chosen, and the dependency lists routed by them."""
+
+    plan: torch_index.TorchPlan
+    build: cuda.Build
+    dependencies: list[str]  # torch and its companions from the plan, then the rest
+    constraints: list[str]  # the release lines, then the project's own bounds
+
+    @property
+    def build_platforms(self) -> str:
+        """The build's platforms in words: "Linux x86_64, Windows"."""
+        return ", ".join(torch_releases.PLATFORM_LABELS[p] for p in self.build.platforms)
+
+
+def torch_step(
+    *,
+    accelerator: str,
+    torch_packages: list[str],
+    python_version: str,
+    cpu_extra: bool,
+    torch_version: str,
+    torch_index_url: str,
+    dependencies: list[str],
+    constraints: list[str],
+) -> TorchStep:
+    """Choose the release for these answers and route torch and its companions to it."""
     choice = torch_releases.choose(
         accelerator,
-        context.get("torch_packages") or [],
-        context["python_version"],
-        cpu_extra=bool(context.get("cpu_extra")),
-        torch_version=context.get("torch_version") or NEWEST,
+        torch_packages,
+        python_version,
+        cpu_extra=cpu_extra,
+        torch_version=torch_version or NEWEST,
     )
-    plan = torch_index.torch_plan(context["torch_index_url"], choice)
+    plan = torch_index.torch_plan(torch_index_url, choice)
     routed = set(plan.sources)
     rest = [
-        item
-        for item in context["dependencies"]
-        if canonicalize_name(Requirement(item).name) not in routed
+        item for item in dependencies if canonicalize_name(Requirement(item).name) not in routed
     ]
-    build = cuda.BUILDS_BY_NAME[accelerator]
-    return {
-        "torch_plan": plan,
-        "torch_build": build,
-        "torch_build_platforms": ", ".join(
-            torch_releases.PLATFORM_LABELS[p] for p in build.platforms
-        ),
-        "dependencies": [*plan.dependencies, *rest],
-        "dependency_constraints": [*plan.constraints, *context["dependency_constraints"]]
-        if context.get("env_manager") != "pixi"
-        else [],
-    }
+    return TorchStep(
+        plan=plan,
+        build=cuda.BUILDS_BY_NAME[accelerator],
+        dependencies=[*plan.dependencies, *rest],
+        constraints=[*plan.constraints, *constraints],
+    )
 
 
 FILTERS = {

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+
+from . import torch_index
+from .tool_versions import UV
 
 CI_PROVIDERS = ("github", "gitlab", "none")
 
@@ -24,7 +26,6 @@ ACTIONS = {
     ),
 }
 # GitLab CI images: uv on Debian (uv installs the Python of .python-version), and pixi.
-UV_IMAGE = "ghcr.io/astral-sh/uv:0.13-trixie-slim"
 PIXI_IMAGE = "ghcr.io/prefix-dev/pixi:0.77.0"
 # The file checks of the pre-commit config, installed by pre-commit from PyPI.
 PRE_COMMIT_HOOKS = "pre-commit-hooks==6.0.0"
@@ -47,7 +48,7 @@ COMMANDS = {
         run="uv run --locked",
         lock_check="uv lock --check",
         lock_file="uv.lock",
-        image=UV_IMAGE,
+        image=UV.debian_image,
     ),
     "pixi": Commands(
         install="pixi install --locked",
@@ -59,15 +60,11 @@ COMMANDS = {
 }
 
 
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    commands = COMMANDS[context["env_manager"]]
-    plan = context.get("torch_plan")
-    if context["env_manager"] == "uv" and plan is not None and plan.extras:
+def ci_commands(env_manager: str, torch_plan: torch_index.TorchPlan | None) -> Commands:
+    """The commands for this env manager; `torch_plan` is the uv-side plan as written."""
+    commands = COMMANDS[env_manager]
+    if env_manager == "uv" and torch_plan is not None and torch_plan.extras:
         # Two PyTorch builds as extras (cpu_extra): a bare sync would install neither, and
         # the runners have no GPU.
         commands = dataclasses.replace(commands, install=f"{commands.install} --extra cpu")
-    return {
-        "ci": commands,
-        "actions": ACTIONS,
-        "pre_commit_hooks": PRE_COMMIT_HOOKS,
-    }
+    return commands

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 
 def person_names(full_name: str) -> dict[str, str]:
     """CFF name fields from a full name, family name last.
@@ -24,7 +22,3 @@ def person_names(full_name: str) -> dict[str, str]:
         "name-particle": " ".join(particle),
     }
     return {key: value for key, value in names.items() if value}
-
-
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    return {"citation_names": person_names(context["author_name"])}

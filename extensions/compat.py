@@ -16,14 +16,19 @@ def _as_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
+def python_range() -> str:
+    """The offered Pythons in words, for the question's help: "3.11 to 3.14"."""
+    return f"{PYTHONS[0]} to {PYTHONS[-1]}"
+
+
 def python_version_error(python_version: str) -> str:
-    low, high = PYTHONS[0], PYTHONS[-1]
+    high = PYTHONS[-1]
     if not re.fullmatch(r"3\.\d{1,2}", python_version):
         return (
             f"'{python_version}' is not a Python minor version. Write it as 3.MINOR, e.g. {high}."
         )
     if python_version not in PYTHONS:
-        return f"The template offers Python {low} to {high}, not {python_version}. Choose one."
+        return f"The template offers Python {python_range()}, not {python_version}. Choose one."
     return ""
 
 

@@ -8,15 +8,12 @@ alike, including the CUDA images, which carry no Python of their own.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from . import cuda, torch_index
 from .slurm import sync_options
+from .tool_versions import UV
 
-# uv's own images: the binary alone (Docker), and uv on Debian (Apptainer's build stage).
-# The minor tag follows uv's patch releases; the project's uv_build bound is the same minor.
-UV_IMAGE = "ghcr.io/astral-sh/uv:0.13"
-UV_DEBIAN_IMAGE = "ghcr.io/astral-sh/uv:0.13-trixie-slim"
 BUILDER_IMAGE = "debian:trixie-slim"
 CPU_RUNTIME_IMAGE = "debian:trixie-slim"
 # The newest patch release of each CUDA minor that NVIDIA publishes as
@@ -58,27 +55,43 @@ def container_error(container: str, env_manager: str, torch_index_url: str) -> s
     return ""
 
 
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    """`container_plan`: what the recipes need, or None when the project has none."""
-    container = context.get("container", "none")
+def gpu_vendor(build: cuda.Build) -> str | None:
+    """Which GPUs a container of this build is given: "nvidia", "amd", or None (CPU)."""
+    if build.cuda is not None:
+        return "nvidia"
+    return "amd" if build.is_gpu else None
+
+
+@dataclass(frozen=True)
+class ContainerPlan:
+    """What the recipes need."""
+
+    docker: bool
+    apptainer: bool
+    uv_image: str
+    uv_debian_image: str
+    builder_image: str
+    runtime_image: str
+    gpu: str | None
+    sync_options: str
+
+
+def container_plan(
+    container: str, build: cuda.Build, torch_plan: torch_index.TorchPlan | None
+) -> ContainerPlan | None:
+    """The recipes' settings, or None when the project has none."""
     if container == "none":
-        return {"container_plan": None}
-    accelerator = (
-        context.get("accelerator", "cpu") if context.get("framework") == "pytorch" else "cpu"
+        return None
+    return ContainerPlan(
+        docker=container in ("docker", "both"),
+        apptainer=container in ("apptainer", "both"),
+        uv_image=UV.image,
+        uv_debian_image=UV.debian_image,
+        builder_image=BUILDER_IMAGE,
+        runtime_image=runtime_image(build.name),
+        gpu=gpu_vendor(build),
+        sync_options=sync_options(torch_plan),
     )
-    build = cuda.BUILDS_BY_NAME[accelerator]
-    return {
-        "container_plan": {
-            "docker": container in ("docker", "both"),
-            "apptainer": container in ("apptainer", "both"),
-            "uv_image": UV_IMAGE,
-            "uv_debian_image": UV_DEBIAN_IMAGE,
-            "builder_image": BUILDER_IMAGE,
-            "runtime_image": runtime_image(accelerator),
-            "gpu": "nvidia" if build.cuda is not None else ("amd" if build.is_gpu else None),
-            "sync_options": sync_options(context),
-        }
-    }
 
 
 FILTERS = {"container_error": container_error}

@@ -7,8 +7,6 @@ generated project passes (tests/test_tooling.py runs sp-repo-review on every var
 
 from __future__ import annotations
 
-from typing import Any
-
 LOCAL_HOOK = (
     "Satisfied by the local hook '{hook}' in .pre-commit-config.yaml, which runs the locked "
     "tool from this project's environment; this check only recognises the upstream hook "
@@ -54,7 +52,3 @@ def ignored_checks(env_manager: str, ci_provider: str) -> dict[str, str]:
     if ci_provider in NOT_ON_GITHUB:
         ignored["GH100"] = NOT_ON_GITHUB[ci_provider]
     return dict(sorted(ignored.items()))
-
-
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    return {"repo_review_ignores": ignored_checks(context["env_manager"], context["ci_provider"])}

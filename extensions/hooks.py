@@ -57,32 +57,23 @@ compat = _module("compat")
 requirements = _module("requirements")
 torch_index = _module("torch_index")
 gitconfig = _module("gitconfig")
-cuda = _module("cuda")
-pytorch_facts = _module("pytorch_facts")
 text = _module("text")
+torch_releases = _module("torch_releases")
+plan = _module("plan")
 
-# Feature modules plug in without touching the classes below. Each may define
+# Modules whose validators and defaults copier.yml calls: each may define
 #   FILTERS: dict[str, Callable]   -- Jinja filters for copier.yml (validators, defaults)
 #   GLOBALS: dict[str, Callable]   -- Jinja globals for copier.yml
-#   derive(context) -> dict        -- values computed from the answers, for the templates
-# and is listed here once.
-FEATURE_MODULES: tuple[str, ...] = (
+# What the templates read is computed by extensions/plan.py, in the order it documents.
+QUESTION_MODULES: tuple[str, ...] = (
     "text",
     "accelerators",
     "slurm",
     "containers",
     "pixi",
     "orcid",
-    "citation",
-    "licenses",
-    "guide_checks",
-    "ci",
     "research",
 )
-
-
-def _features() -> list[ModuleType]:
-    return [_module(name) for name in FEATURE_MODULES]
 
 
 def cache_compiles(environment: Environment) -> None:
@@ -139,9 +130,13 @@ class ResearchFilters(Extension):
             index_url_error=torch_index.index_url_error,
             mirror_credential_variables=torch_index.mirror_credential_variables,
             git_config=gitconfig.git_config,
+            extra_name=torch_releases.extra_name,
         )
-        environment.globals.update(default_author_name=gitconfig.default_author_name)
-        for feature in _features():
+        environment.globals.update(
+            default_author_name=gitconfig.default_author_name,
+            python_range=compat.python_range,
+        )
+        for feature in (_module(name) for name in QUESTION_MODULES):
             environment.filters.update(getattr(feature, "FILTERS", {}))
             environment.globals.update(getattr(feature, "GLOBALS", {}))
 
@@ -172,32 +167,6 @@ class DerivedContext(ContextHook):
         context.update(self._last[1])
 
     def derive(self, context: dict[str, Any]) -> None:
-        framework = context["framework"]
-        dependencies = requirements.project_dependencies(framework, context["extra_dependencies"])
-        context["dependency_constraints"] = []
-        if context.get("env_manager") != "pixi":  # pixi reads no [tool.uv]; pixi.lock pins
-            dependencies, context["dependency_constraints"] = requirements.bounds_apart(
-                dependencies
-            )
-        context["dependencies"] = dependencies
-        context["dev_dependencies"] = list(requirements.DEV_DEPENDENCIES)
-        context["requires_python"] = compat.requires_python(context["python_version"])
-        context["distribution_name"] = naming.distribution_name(context["project_name"])
-        # uv_build looks for src/<distribution name with _>/ unless told the module's name.
-        default_module = naming.default_module_name(context["project_name"])
-        context["module_name"] = (
-            context["package_name"] if context["package_name"] != default_module else None
-        )
-        context["python_characters"] = text.python_characters(
-            context["project_name"], context["description"]
-        )
-        context["uses_torch"] = framework == "pytorch"
+        answers = plan.Answers.from_context(context)
+        context.update(plan.make_plan(answers).context())
         context["update_restore_command"] = _recovery().RESTORE
-        context["target_environments"] = [p.marker for p in pytorch_facts.PLATFORMS]
-        context["cuda_builds"] = cuda.BUILDS
-        for feature in _features():
-            derive = getattr(feature, "derive", None)
-            if derive is not None:
-                context.update(derive(context))
-        for key in ("dependencies", "dev_dependencies", "dependency_constraints"):
-            context[key] = requirements.sorted_requirements(context[key])

@@ -9,9 +9,7 @@ Apache and GPL carry no copyright line of their own (their appendix tells how to
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
-from typing import Any
 
 TEXTS = Path(__file__).resolve().parent / "license_texts"
 
@@ -37,11 +35,3 @@ def license_text(spdx_id: str, holder: str, year: int) -> str:
     if spdx_id in PLACEHOLDERS:
         text = text.replace(PLACEHOLDERS[spdx_id], f"{year} {holder}")
     return "".join(f"{line.rstrip()}\n" for line in text.splitlines())
-
-
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    year = datetime.date.today().year
-    return {
-        "copyright_year": year,
-        "license_text": license_text(context["license"], context["author_name"], year),
-    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from . import text as free_text
 
@@ -53,7 +52,3 @@ def orcid_url(text: str) -> str:
 
 
 FILTERS = {"orcid_error": orcid_error}
-
-
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    return {"orcid_url": orcid_url(context.get("orcid") or "")}

@@ -15,7 +15,6 @@ lists a CUDA Linux platform first (installed where an NVIDIA driver is found, or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -99,6 +98,12 @@ class PixiPlan:
 def torch_source_default(accelerator: str) -> str:
     build = cuda.BUILDS_BY_NAME.get(accelerator)
     return PYPI if build is not None and build.rocm is not None else CONDA_FORGE
+
+
+def compilers_default(accelerator: str) -> bool:
+    """Compilers are proposed with a CUDA build (nvcc builds extensions against its CUDA)."""
+    build = cuda.BUILDS_BY_NAME.get(accelerator)
+    return build is not None and build.cuda is not None
 
 
 def torch_source_error(source: str, accelerator: str, index_url: str = "") -> str:
@@ -248,42 +253,52 @@ def pixi_plan(
     return plan, project_dependencies
 
 
-def _with_release_lines(context: dict[str, Any], source: str) -> list[str]:
+def _with_release_lines(
+    dependencies: list[str], torch_plan: torch_index.TorchPlan | None, source: str, explicit: bool
+) -> list[str]:
     """The dependencies, the PyTorch packages constrained to the chosen release lines.
 
     From PyTorch's indexes (source pypi) always, so every platform gets the same release;
-    from conda-forge only when `torch_version` names a line (conda-forge has its own set).
+    from conda-forge only when the answers name a line (`explicit`; conda-forge has its own
+    set of releases).
     """
-    dependencies = list(context["dependencies"])
-    plan = context.get("torch_plan")
-    explicit = context.get("torch_version") not in (None, "", "newest")
-    if plan is None or not (source == PYPI or explicit):
-        return dependencies
-    lines = {canonicalize_name(Requirement(c).name): c for c in plan.constraints}
+    if torch_plan is None or not (source == PYPI or explicit):
+        return list(dependencies)
+    lines = {canonicalize_name(Requirement(c).name): c for c in torch_plan.constraints}
     return [lines.get(canonicalize_name(Requirement(item).name), item) for item in dependencies]
 
 
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    """`pixi` (the plan, or None for a uv project) and the dependency list pixi must see."""
-    if context.get("env_manager") != "pixi":
-        return {"pixi": None}
-    framework = context["framework"]
-    source = context.get("pixi_torch_source") or CONDA_FORGE
-    plan, dependencies = pixi_plan(
-        python_version=context["python_version"],
+def pixi_step(
+    *,
+    python_version: str,
+    framework: str,
+    accelerator: str,
+    dependencies: list[str],
+    torch_plan: torch_index.TorchPlan | None,
+    torch_version: str,
+    torch_source: str,
+    compilers: bool,
+    index_url: str,
+) -> tuple[PixiPlan, list[str]]:
+    """The pixi plan from the uv-side PyTorch plan: pixi takes over the routing of PyTorch.
+
+    Returns the plan and `[project].dependencies` as pixi must see them (the PyTorch packages
+    held to the chosen release lines, or moved to conda-forge).
+    """
+    explicit = torch_version not in ("", "newest")
+    return pixi_plan(
+        python_version=python_version,
         framework=framework,
-        accelerator=context.get("accelerator") or "cpu",
-        dependencies=_with_release_lines(context, source),
-        torch_source=source,
-        compilers=bool(context.get("compilers")),
-        index_url=context.get("torch_index_url") or torch_index.DEFAULT_TORCH_INDEX_URL,
+        accelerator=accelerator,
+        dependencies=_with_release_lines(dependencies, torch_plan, torch_source, explicit),
+        torch_source=torch_source,
+        compilers=compilers,
+        index_url=index_url,
     )
-    # pixi routes PyTorch itself (per platform, above); uv's index routing would only
-    # contradict it, so the uv tables for torch are left out.
-    return {"pixi": plan, "dependencies": dependencies, "torch_plan": None}
 
 
 FILTERS = {
     "pixi_torch_source_error": torch_source_error,
     "pixi_torch_source_default": torch_source_default,
+    "pixi_compilers_default": compilers_default,
 }

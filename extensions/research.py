@@ -9,14 +9,14 @@ has them (`src/<package>/runs.py`, `provenance.py`). What they need is added her
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import cuda
-from .containers import UV_IMAGE, runtime_image
+from . import cuda, torch_index
+from .containers import gpu_vendor, runtime_image
 from .slurm import sync_options
+from .tool_versions import UV
 
 # Typed run settings read from a file and the command line (src/<package>/runs.py).
 RUN_DEPENDENCIES = ("pydantic-settings",)
@@ -50,10 +50,6 @@ TRACKERS = {
 # tests, nbstripout removes outputs before a commit.
 NOTEBOOK_DEV_DEPENDENCIES = ("ipykernel", "nbclient", "nbstripout")
 
-# uv's own version floor for the project (`[tool.uv] required-version`); the same minor as
-# the build backend and the container images. setup-uv installs a uv that satisfies it.
-UV_REQUIRED_VERSION = ">=0.13"
-
 # The weekly audit: pip-audit against the OSV database, run with uvx at this version.
 # (uv 0.13 has `uv audit`, but marks it experimental: "may change without warning".)
 PIP_AUDIT = "pip-audit==2.10.1"
@@ -77,61 +73,99 @@ def cooloff_error(days: object) -> str:
     return ""
 
 
-def _add(requirements: list[str], names: tuple[str, ...]) -> list[str]:
+def add_requirements(requirements: list[str], names: tuple[str, ...]) -> list[str]:
     """`requirements` plus each of `names` the list does not name yet (a user's own wins)."""
     present = {canonicalize_name(Requirement(item).name) for item in requirements}
     return [*requirements, *(name for name in names if canonicalize_name(name) not in present)]
 
 
-def audit_export(context: dict[str, Any]) -> str:
+def audit_export(torch_plan: torch_index.TorchPlan | None) -> str:
     """`uv export` of every locked package the audit checks (both builds' extras cannot be
     exported together, so a two-build project exports its GPU build)."""
     return (
         "uv export --locked --format requirements.txt --no-emit-project --no-hashes --all-groups"
-        + sync_options(context)
+        + sync_options(torch_plan)
     )
 
 
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    tracker = TRACKERS[context.get("tracker", "none")]
-    notebooks = bool(context.get("notebooks"))
-    uv = context.get("env_manager") == "uv"
-    github = context.get("ci_provider") == "github"
-    plan = context.get("torch_plan")
-    accelerator = (
-        context.get("accelerator", "cpu") if context.get("framework") == "pytorch" else "cpu"
-    )
-    build = cuda.BUILDS_BY_NAME[accelerator]
-    days = int(context.get("cooloff_days") or 0) if uv else 0
-    devcontainer = None
-    if uv and context.get("devcontainer"):
-        devcontainer = {
-            "uv_image": UV_IMAGE,
-            "base_image": runtime_image(accelerator),
-            "gpu": "nvidia" if build.cuda is not None else ("amd" if build.is_gpu else None),
-            "sync": "uv sync --locked" + sync_options(context),
-        }
-    return {
-        "dependencies": _add(context["dependencies"], (*RUN_DEPENDENCIES, *tracker.dependencies)),
-        "dev_dependencies": _add(
-            context["dev_dependencies"], NOTEBOOK_DEV_DEPENDENCIES if notebooks else ()
+@dataclass(frozen=True)
+class DevcontainerPlan:
+    uv_image: str
+    base_image: str
+    gpu: str | None
+    sync: str
+
+
+@dataclass(frozen=True)
+class AuditPlan:
+    export: str
+    pip_audit: str
+
+
+@dataclass(frozen=True)
+class ResearchPlan:
+    """What the research-workflow questions add to the project."""
+
+    dependencies: list[str]
+    dev_dependencies: list[str]
+    tracker_plan: Tracker
+    mypy_skip: list[str]
+    cooloff: str | None
+    cooloff_exempt: list[str]
+    devcontainer_plan: DevcontainerPlan | None
+    sweep_example: str
+    scheduled_upgrade: bool
+    audit: AuditPlan | None
+
+
+def research_plan(
+    *,
+    dependencies: list[str],
+    dev_dependencies: list[str],
+    framework: str,
+    env_manager: str,
+    ci_provider: str,
+    build: cuda.Build,
+    torch_plan: torch_index.TorchPlan | None,
+    tracker: str,
+    notebooks: bool,
+    devcontainer: bool,
+    scheduled_upgrades: bool,
+    vulnerability_audit: bool,
+    cooloff_days: int,
+) -> ResearchPlan:
+    """The research workflow's settings; `torch_plan` is the uv-side plan as written."""
+    chosen = TRACKERS[tracker]
+    uv = env_manager == "uv"
+    github = ci_provider == "github"
+    days = cooloff_days if uv else 0
+    return ResearchPlan(
+        dependencies=add_requirements(dependencies, (*RUN_DEPENDENCIES, *chosen.dependencies)),
+        dev_dependencies=add_requirements(
+            dev_dependencies, NOTEBOOK_DEV_DEPENDENCIES if notebooks else ()
         ),
-        "tracker_plan": tracker,
-        "mypy_skip": list(tracker.mypy_skip),
-        "uv_required_version": UV_REQUIRED_VERSION,
-        "cooloff": f"{days} days" if days else None,
+        tracker_plan=chosen,
+        mypy_skip=list(chosen.mypy_skip),
+        cooloff=f"{days} days" if days else None,
         # PyTorch's indexes publish no upload dates, so a cool-off would hide every build
         # there: the packages routed to them are exempt (the cool-off guards PyPI).
-        "cooloff_exempt": sorted(plan.sources) if days and plan is not None else [],
-        "devcontainer_plan": devcontainer,
+        cooloff_exempt=sorted(torch_plan.sources) if days and torch_plan is not None else [],
+        devcontainer_plan=DevcontainerPlan(
+            uv_image=UV.image,
+            base_image=runtime_image(build.name),
+            gpu=gpu_vendor(build),
+            sync="uv sync --locked" + sync_options(torch_plan),
+        )
+        if uv and devcontainer
+        else None,
         # Six runs of scripts/train_example.py (its settings differ by framework), the
         # size of the job array in scripts/slurm/sweep.sbatch.
-        "sweep_example": SWEEP_EXAMPLES[context["framework"]],
-        "scheduled_upgrade": uv and github and bool(context.get("scheduled_upgrades")),
-        "audit": {"export": audit_export(context), "pip_audit": PIP_AUDIT}
-        if uv and github and context.get("vulnerability_audit")
+        sweep_example=SWEEP_EXAMPLES[framework],
+        scheduled_upgrade=uv and github and scheduled_upgrades,
+        audit=AuditPlan(audit_export(torch_plan), PIP_AUDIT)
+        if uv and github and vulnerability_audit
         else None,
-    }
+    )
 
 
 FILTERS = {"cooloff_error": cooloff_error}

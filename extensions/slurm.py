@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
 
-from . import cuda, text
+from . import cuda, text, torch_index
 
 # Partition and account names as sbatch takes them: no spaces, no shell or option syntax.
 _SLURM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -46,35 +46,45 @@ def slurm_account_error(account: str) -> str:
     return ""
 
 
-def sync_options(context: dict[str, Any]) -> str:
+def sync_options(torch_plan: torch_index.TorchPlan | None) -> str:
     """Options of `uv sync` that install the GPU build when the lock holds two (cpu_extra).
 
     Also used by the container recipes, which install the same build as a cluster job.
     """
-    plan = context.get("torch_plan")
-    extras = [name for name in getattr(plan, "extras", None) or () if name != "cpu"]
+    extras = [name for name in (torch_plan.extras if torch_plan else ()) if name != "cpu"]
     return f" --extra {extras[0]}" if extras else ""
 
 
-def derive(context: dict[str, Any]) -> dict[str, Any]:
-    """`slurm`: what the job files need, or None when the project has none."""
-    if context.get("framework") != "pytorch" or not context.get("include_slurm"):
-        return {"slurm": None}
-    build = cuda.BUILDS_BY_NAME.get(context.get("accelerator", "cpu"))
-    gpus = GPUS_PER_NODE if build is not None and build.is_gpu else 0
-    pixi = context.get("env_manager") == "pixi"
-    return {
-        "slurm": {
-            "partition": context["slurm_partition"],
-            "account": context.get("slurm_account", ""),
-            "gpus_per_node": gpus,
-            "cpu_processes_per_node": CPU_PROCESSES_PER_NODE,
-            "install": "pixi install --frozen"
-            if pixi
-            else f"uv sync --frozen{sync_options(context)}",
-            "run": "pixi run --frozen" if pixi else "uv run --frozen --no-sync",
-        }
-    }
+@dataclass(frozen=True)
+class SlurmPlan:
+    """What the job files need."""
+
+    partition: str
+    account: str
+    gpus_per_node: int
+    cpu_processes_per_node: int
+    install: str  # installs the locked environment on the node
+    run: str  # prefix that runs a command in it
+
+
+def slurm_plan(
+    *,
+    partition: str,
+    account: str,
+    build: cuda.Build,
+    env_manager: str,
+    torch_plan: torch_index.TorchPlan | None,
+) -> SlurmPlan:
+    """The job files' settings; `torch_plan` is the uv-side plan as written (None for pixi)."""
+    pixi = env_manager == "pixi"
+    return SlurmPlan(
+        partition=partition,
+        account=account,
+        gpus_per_node=GPUS_PER_NODE if build.is_gpu else 0,
+        cpu_processes_per_node=CPU_PROCESSES_PER_NODE,
+        install="pixi install --frozen" if pixi else f"uv sync --frozen{sync_options(torch_plan)}",
+        run="pixi run --frozen" if pixi else "uv run --frozen --no-sync",
+    )
 
 
 FILTERS = {

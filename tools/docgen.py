@@ -16,7 +16,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from extensions import accelerators, containers, cuda
+from extensions import accelerators, compat, containers, cuda, torch_releases
 
 _CHOICE_GLOBALS = {
     "accelerator_choices": accelerators.accelerator_choices,
@@ -107,7 +107,11 @@ def _help_environment() -> jinja2.Environment:
     environment.globals.update(
         {name: (lambda text=text: text) for name, text in HELP_PLACEHOLDERS.items()}
     )
+    environment.globals["python_range"] = compat.python_range
     environment.filters["help_lines"] = lambda text: text
+    environment.filters["extra_name"] = lambda build: (
+        build if isinstance(build, jinja2.Undefined) else torch_releases.extra_name(build)
+    )
     return environment
 
 

@@ -1,0 +1,280 @@
+"""The render plan: every value the templates read, computed once from the answers.
+
+Jinja only reads the plan (extensions/hooks.py puts its fields into the context under the
+same names); nothing here knows about Jinja or Copier. The steps run in this order, each
+reading the answers and the results of the steps above it, never a later one:
+
+1. Project: the names, the Python pin, and the dependency list from `framework` and
+   `extra_dependencies` (for uv, version bounds move to `constraint-dependencies`).
+2. PyTorch (extensions/accelerators.py): the release line and the build; torch and its
+   companions are routed to the build's index, and the release lines become constraints.
+3. pixi (extensions/pixi.py), for `env_manager: pixi` only: pixi takes over PyTorch's
+   routing, platform by platform, from the plan of step 2. The uv side is then withdrawn:
+   `torch_plan` becomes None (no `[tool.uv]` index tables), the constraints are dropped
+   (pixi reads no `[tool.uv]`), and the dependency list is the one pixi must see.
+4. Installation: CI, SLURM, containers (extensions/ci.py, slurm.py, containers.py) read the
+   uv-side plan as written after step 3, for the GPU extra to install when the lock holds
+   two builds.
+5. Research workflow (extensions/research.py): run and tracker dependencies, notebook
+   tools, devcontainer, audit; it adds to the lists of steps 1-3 (a user's own entry wins).
+6. Metadata: ORCID, citation names, license text, the guide's ignored checks. These read
+   answers only.
+7. The dependency lists are sorted, the way the generated pyproject lists them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import (
+    accelerators,
+    ci,
+    citation,
+    compat,
+    containers,
+    cuda,
+    guide_checks,
+    licenses,
+    naming,
+    orcid,
+    pixi,
+    pytorch_facts,
+    requirements,
+    research,
+    slurm,
+    text,
+    torch_index,
+)
+from .tool_versions import UV
+
+
+def _flag(value: object) -> bool:
+    """A yes/no answer as Copier passes it (a bool, or its text when given with `-d`)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "y", "1", "on")
+    return bool(value)
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The answers the plan reads, typed. A question not asked has its default here."""
+
+    project_name: str
+    package_name: str
+    description: str
+    author_name: str
+    license: str
+    framework: str
+    env_manager: str
+    python_version: str
+    extra_dependencies: str
+    ci_provider: str
+    accelerator: str = "cpu"
+    torch_packages: tuple[str, ...] = ()
+    cpu_extra: bool = False
+    torch_version: str = accelerators.NEWEST
+    torch_index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL
+    pixi_torch_source: str = pixi.CONDA_FORGE
+    compilers: bool = False
+    include_slurm: bool = False
+    slurm_partition: str = ""
+    slurm_account: str = ""
+    container: str = "none"
+    orcid: str = ""
+    notebooks: bool = False
+    tracker: str = "none"
+    devcontainer: bool = False
+    scheduled_upgrades: bool = False
+    vulnerability_audit: bool = False
+    cooloff_days: int = 0
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> Answers:
+        """The answers out of a Copier render context (which holds much else besides)."""
+        values: dict[str, Any] = {}
+        for item in dataclasses.fields(cls):
+            value = context.get(item.name)
+            if value is None or (value == "" and item.default is not dataclasses.MISSING):
+                continue  # not asked (or empty): the field's default
+            if item.type == "bool":
+                value = _flag(value)
+            elif item.type == "int":
+                value = int(str(value))
+            elif item.type == "tuple[str, ...]":
+                value = tuple(value)
+            values[item.name] = value
+        return cls(**values)
+
+    @property
+    def uses_torch(self) -> bool:
+        return self.framework == "pytorch"
+
+    @property
+    def build(self) -> cuda.Build:
+        """The PyTorch build the project installs (CPU for a project without PyTorch)."""
+        return cuda.BUILDS_BY_NAME[self.accelerator if self.uses_torch else "cpu"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every value the templates read besides the answers; field names are context names."""
+
+    # 1. Project
+    requires_python: str
+    distribution_name: str
+    module_name: str | None  # uv_build's module-name, when the package name is not the default
+    python_characters: list[str]
+    uses_torch: bool
+    target_environments: list[str]
+    cuda_builds: tuple[cuda.Build, ...]
+    uv_required_version: str
+    uv_build_requirement: str
+    # 2-3. PyTorch and pixi
+    torch_plan: torch_index.TorchPlan | None  # the uv-side routing as written; None for pixi
+    torch_build: cuda.Build | None
+    torch_build_platforms: str | None
+    pixi: pixi.PixiPlan | None
+    # 4. Installation
+    ci: ci.Commands
+    actions: dict[str, str]
+    pre_commit_hooks: str
+    slurm: slurm.SlurmPlan | None
+    container_plan: containers.ContainerPlan | None
+    # 5. Research workflow
+    tracker_plan: research.Tracker
+    mypy_skip: list[str]
+    cooloff: str | None
+    cooloff_exempt: list[str]
+    devcontainer_plan: research.DevcontainerPlan | None
+    sweep_example: str
+    scheduled_upgrade: bool
+    audit: research.AuditPlan | None
+    # 6. Metadata
+    orcid_url: str
+    citation_names: dict[str, str]
+    copyright_year: int
+    license_text: str
+    repo_review_ignores: dict[str, str]
+    # 7. The dependency lists, sorted
+    dependencies: list[str]
+    dev_dependencies: list[str]
+    dependency_constraints: list[str]
+
+    def context(self) -> dict[str, Any]:
+        """The fields by name, as the templates read them (not copied: they are frozen)."""
+        return {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}
+
+
+def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
+    """The plan for these answers, step by step in the order the module docstring gives."""
+    year = (today or datetime.date.today()).year
+
+    # 1. Project
+    dependencies = requirements.project_dependencies(answers.framework, answers.extra_dependencies)
+    constraints: list[str] = []
+    if answers.env_manager != "pixi":  # pixi reads no [tool.uv]; pixi.lock pins
+        dependencies, constraints = requirements.bounds_apart(dependencies)
+    dev_dependencies = list(requirements.DEV_DEPENDENCIES)
+    # uv_build looks for src/<distribution name with _>/ unless told the module's name.
+    default_module = naming.default_module_name(answers.project_name)
+
+    # 2. PyTorch
+    torch = None
+    if answers.uses_torch:
+        torch = accelerators.torch_step(
+            accelerator=answers.accelerator,
+            torch_packages=list(answers.torch_packages),
+            python_version=answers.python_version,
+            cpu_extra=answers.cpu_extra,
+            torch_version=answers.torch_version,
+            torch_index_url=answers.torch_index_url,
+            dependencies=dependencies,
+            constraints=constraints,
+        )
+        dependencies, constraints = torch.dependencies, torch.constraints
+    torch_plan = torch.plan if torch else None
+
+    # 3. pixi takes over PyTorch's routing: the uv side is withdrawn.
+    pixi_plan = None
+    if answers.env_manager == "pixi":
+        pixi_plan, dependencies = pixi.pixi_step(
+            python_version=answers.python_version,
+            framework=answers.framework,
+            accelerator=answers.accelerator if answers.uses_torch else "cpu",
+            dependencies=dependencies,
+            torch_plan=torch_plan,
+            torch_version=answers.torch_version,
+            torch_source=answers.pixi_torch_source,
+            compilers=answers.compilers,
+            index_url=answers.torch_index_url,
+        )
+        torch_plan, constraints = None, []
+
+    # 4. Installation, from the uv-side plan as written
+    slurm_plan = None
+    if answers.uses_torch and answers.include_slurm:
+        slurm_plan = slurm.slurm_plan(
+            partition=answers.slurm_partition,
+            account=answers.slurm_account,
+            build=answers.build,
+            env_manager=answers.env_manager,
+            torch_plan=torch_plan,
+        )
+
+    # 5. Research workflow
+    workflow = research.research_plan(
+        dependencies=dependencies,
+        dev_dependencies=dev_dependencies,
+        framework=answers.framework,
+        env_manager=answers.env_manager,
+        ci_provider=answers.ci_provider,
+        build=answers.build,
+        torch_plan=torch_plan,
+        tracker=answers.tracker,
+        notebooks=answers.notebooks,
+        devcontainer=answers.devcontainer,
+        scheduled_upgrades=answers.scheduled_upgrades,
+        vulnerability_audit=answers.vulnerability_audit,
+        cooloff_days=answers.cooloff_days,
+    )
+
+    return Plan(
+        requires_python=compat.requires_python(answers.python_version),
+        distribution_name=naming.distribution_name(answers.project_name),
+        module_name=answers.package_name if answers.package_name != default_module else None,
+        python_characters=text.python_characters(answers.project_name, answers.description),
+        uses_torch=answers.uses_torch,
+        target_environments=[p.marker for p in pytorch_facts.PLATFORMS],
+        cuda_builds=cuda.BUILDS,
+        uv_required_version=UV.required_version,
+        uv_build_requirement=UV.build_backend,
+        torch_plan=torch_plan,
+        torch_build=torch.build if torch else None,
+        torch_build_platforms=torch.build_platforms if torch else None,
+        pixi=pixi_plan,
+        ci=ci.ci_commands(answers.env_manager, torch_plan),
+        actions=ci.ACTIONS,
+        pre_commit_hooks=ci.PRE_COMMIT_HOOKS,
+        slurm=slurm_plan,
+        container_plan=containers.container_plan(answers.container, answers.build, torch_plan),
+        tracker_plan=workflow.tracker_plan,
+        mypy_skip=workflow.mypy_skip,
+        cooloff=workflow.cooloff,
+        cooloff_exempt=workflow.cooloff_exempt,
+        devcontainer_plan=workflow.devcontainer_plan,
+        sweep_example=workflow.sweep_example,
+        scheduled_upgrade=workflow.scheduled_upgrade,
+        audit=workflow.audit,
+        orcid_url=orcid.orcid_url(answers.orcid),
+        citation_names=citation.person_names(answers.author_name),
+        copyright_year=year,
+        license_text=licenses.license_text(answers.license, answers.author_name, year),
+        repo_review_ignores=guide_checks.ignored_checks(answers.env_manager, answers.ci_provider),
+        dependencies=requirements.sorted_requirements(workflow.dependencies),
+        dev_dependencies=requirements.sorted_requirements(workflow.dev_dependencies),
+        dependency_constraints=requirements.sorted_requirements(constraints),
+    )
