@@ -38,9 +38,9 @@ from pathlib import Path
 from packaging.requirements import Requirement  # Copier depends on it
 from packaging.utils import canonicalize_name
 
-from tasks.conflicts import conflicted_files  # this file's folder is on sys.path
+from tasks.common import OUTER_ENVIRONMENT  # this file's folder is on sys.path
+from tasks.conflicts import conflicted_files
 
-OUTER_ENVIRONMENT = ("VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH", "CONDA_PREFIX")
 TAIL_LINES = 12
 
 

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tasks.common import UV_RUN_ENVIRONMENT
+
 # Lines that start a step: copier's task line, the template's "==> ..." progress lines.
 STEP_LINE = re.compile(r"^\s*(?:> (Running task)\b.*|==> (?:\[\d+/\d+\] )?(.+?)\s*)$")
-# What the caller's `uv run` adds to the environment, which a user's shell does not have.
-UV_RUN_VARIABLES = ("VIRTUAL_ENV", "UV_RUN_RECURSION_DEPTH", "UV_PROJECT_ENVIRONMENT")
 
 
 class CommandFailed(Exception):
@@ -38,7 +38,7 @@ def user_environment(*, keep_no_bytecode: bool = False, **overrides: str) -> dic
     """
     env = dict(os.environ)
     venv = env.get("VIRTUAL_ENV")
-    for name in UV_RUN_VARIABLES:
+    for name in UV_RUN_ENVIRONMENT:  # what the caller's `uv run` adds; a shell has none
         env.pop(name, None)
     if venv:
         bin_dir = str(Path(venv) / "bin")

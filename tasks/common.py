@@ -17,6 +17,14 @@ machine = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = machine  # its dataclasses look their module up
 _spec.loader.exec_module(machine)
 
+# Variables that point uv or pixi at another environment (copier's own venv, an activated
+# conda env, an outer `uv run`): machine.py's list, for fleet.py too.
+OUTER_ENVIRONMENT: tuple[str, ...] = machine.OUTER_ENVIRONMENT
+# What the template's own suite and benchmarks also drop, running under `uv run` in the
+# template's folder. A user's task keeps UV_PROJECT_ENVIRONMENT: set on purpose, it says
+# where the project's environment lives.
+UV_RUN_ENVIRONMENT = (*OUTER_ENVIRONMENT, "UV_PROJECT_ENVIRONMENT")
+
 
 def say(message: str) -> None:
     print(message, flush=True)

@@ -21,6 +21,7 @@ from benchmarks.fixtures import MISSING_TORCH_WHEEL, find_torch_wheel
 from benchmarks.fixtures import release as release
 from benchmarks.fixtures import tagged_template as make_tagged_template
 from benchmarks.fixtures import template_clone as template_clone
+from tasks.common import UV_RUN_ENVIRONMENT
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 
@@ -61,9 +62,7 @@ def clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     set_environment(
         GIT_CONFIG_GLOBAL=str(git_config),
         GIT_CONFIG_NOSYSTEM="1",
-        VIRTUAL_ENV=None,
-        UV_RUN_RECURSION_DEPTH=None,
-        UV_PROJECT_ENVIRONMENT=None,
+        **dict.fromkeys(UV_RUN_ENVIRONMENT, None),
         PYTHONPATH=None,
         UV_PYTHON_DOWNLOADS="never",  # only interpreters already on this machine
         UV_HTTP_RETRIES="0",
