@@ -87,7 +87,7 @@ def torch_lines(facts: pytorch_facts.Facts | None = None) -> list[str]:
     """Every torch release line the indexes of the offered builds hold, newest first."""
     facts = facts or pytorch_facts.load()
     found = {
-        _line(version)
+        release_line(version)
         for build in cuda.BUILDS
         if build.name in facts.indexes()
         for version in facts.all_versions("torch", build.name)
@@ -95,7 +95,8 @@ def torch_lines(facts: pytorch_facts.Facts | None = None) -> list[str]:
     return sorted(found, key=Version, reverse=True)
 
 
-def _line(version: str) -> str:
+def release_line(version: str) -> str:
+    """`2.14` for 2.14.1 (and for 2.14.0+cu130)."""
     release = Version(version).release
     return f"{release[0]}.{release[1]}"
 
@@ -111,10 +112,10 @@ def _has(
     """True when `index` has a wheel of `project` `line`.* for `platform` (and `python`)."""
     if python is None:
         return any(
-            _line(version) == line and platform in facts.platforms(index, project, version)
+            release_line(version) == line and platform in facts.platforms(index, project, version)
             for version in facts.all_versions(project, index)
         )
-    return any(_line(v) == line for v in facts.versions(index, project, platform, python))
+    return any(release_line(v) == line for v in facts.versions(index, project, platform, python))
 
 
 def problem(

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import TEMPLATE
+from packaging.version import Version
 
-from extensions import containers, cuda
+from extensions import compat, containers, cuda, pytorch_facts, torch_releases
 from tasks.recovery import RESTORE
 from tools import docgen, mkdocs_hooks
 
@@ -150,3 +151,53 @@ def test_links_out_of_docs_point_at_the_repository(markdown: str, expected: str)
 
 def test_updating_page_gives_the_restore_command_the_update_prints() -> None:
     assert RESTORE in (TEMPLATE / "docs" / "updating.md").read_text()
+
+
+# ── Facts in hand-written pages (README.md, docs/*.md) ─────────────────────
+
+
+@pytest.mark.parametrize("page", docgen.pages(TEMPLATE), ids=lambda p: p.name)
+def test_every_fact_in_a_page_is_current(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    assert docgen.fill_facts(text) == text, "stale: run `uv run python -m tools.docgen`"
+
+
+@pytest.mark.parametrize("page", docgen.pages(TEMPLATE), ids=lambda p: p.name)
+def test_every_fact_a_page_names_has_a_source(page: Path) -> None:
+    assert set(docgen.fact_names(page.read_text(encoding="utf-8"))) <= docgen.FACTS.keys()
+
+
+def test_a_stale_fact_is_rewritten() -> None:
+    page = "Builds: <!-- fact: builds -->`cpu`, `cu999`<!-- /fact -->."
+    names = ", ".join(f"`{build.name}`" for build in cuda.BUILDS)
+    assert docgen.fill_facts(page) == f"Builds: <!-- fact: builds -->{names}<!-- /fact -->."
+
+
+def test_readme_names_every_build_and_the_python_range() -> None:
+    readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    assert docgen.fact_names(readme) == ["pythons", "builds", "torch-lines"]
+    assert f"{compat.PYTHONS[0]} to {compat.PYTHONS[-1]}" in readme
+    for build in cuda.BUILDS:
+        assert f"`{build.name}`" in readme
+
+
+def test_builds_table_has_one_row_per_build_with_what_it_needs() -> None:
+    rows = docgen.builds_table().splitlines()[2:]
+    assert [row.split(" | ")[0] for row in rows] == [f"| `{b.name}`" for b in cuda.BUILDS]
+    for build, row in zip(cuda.BUILDS, rows, strict=True):
+        if build.cuda is not None:
+            assert f"NVIDIA driver ≥ {build.min_driver_linux}" in row
+        elif build.rocm is not None:
+            assert row.endswith(f"ROCm {build.rocm} |") and "Windows" not in row
+        else:
+            assert row.endswith("| nothing |") and "macOS" in row
+
+
+def test_releases_table_spans_each_builds_torch_lines() -> None:
+    facts = pytorch_facts.load()
+    for build, row in zip(cuda.BUILDS, docgen.releases_table().splitlines()[2:], strict=True):
+        lines = sorted(
+            {torch_releases.release_line(v) for v in facts.all_versions("torch", build.name)},
+            key=Version,
+        )
+        assert row.startswith(f"| `{build.name}` | `{lines[0]}` … `{lines[-1]}` |")

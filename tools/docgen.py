@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
+from packaging.version import Version
 
-from extensions import accelerators, compat, containers, cuda, torch_releases
+from extensions import accelerators, compat, containers, cuda, pytorch_facts, torch_releases
 
 _CHOICE_GLOBALS = {
     "accelerator_choices": accelerators.accelerator_choices,
@@ -239,3 +241,113 @@ def fill_blocks(markdown: str) -> str:
         if marker in markdown:
             markdown = markdown.replace(marker, make())
     return markdown
+
+
+# ── Facts inside hand-written pages (README.md, docs/*.md) ─────────────────
+# A fact sits between `<!-- fact: name -->` and `<!-- /fact -->`; `uv run python -m
+# tools.docgen` rewrites it from its source, and tests/test_docs.py fails while a page
+# holds a stale one. A table is set off by blank lines inside its span.
+
+_FACT = re.compile(r"(<!-- fact: (?P<name>[a-z-]+) -->)(?P<body>.*?)(<!-- /fact -->)", re.DOTALL)
+PAGES = ("README.md", "docs/*.md")
+
+
+def _platforms_in_words(platforms: Iterable[str]) -> str:
+    """`Linux (x86_64, aarch64), Windows`: each system once, its machines where several."""
+    by_system: dict[str, list[str]] = {}
+    for platform in platforms:
+        system, machine = torch_releases.PLATFORM_LABELS[platform].split(" ", 1)
+        by_system.setdefault(system, []).append(machine)
+    offered: dict[str, int] = {}
+    for label in torch_releases.PLATFORM_LABELS.values():
+        offered[label.split(" ", 1)[0]] = offered.get(label.split(" ", 1)[0], 0) + 1
+    words = []
+    for system, machines in by_system.items():
+        if len(machines) > 1:
+            words.append(f"{system} ({', '.join(machines)})")
+        elif offered[system] > 1:
+            words.append(f"{system} {machines[0]}")
+        else:
+            words.append(system)
+    return ", ".join(words)
+
+
+def _needs(build: cuda.Build) -> str:
+    if build.cuda is not None:
+        windows = (
+            ""
+            if build.min_driver_windows == build.min_driver_linux
+            else f" (Windows ≥ {build.min_driver_windows})"
+        )
+        return f"NVIDIA driver ≥ {build.min_driver_linux}{windows}; GPU {_gpu_range(build)}"
+    if build.rocm is not None:
+        return f"an AMD GPU supported by ROCm {build.rocm}"
+    return "nothing"
+
+
+def builds_table(builds: Iterable[cuda.Build] = cuda.BUILDS) -> str:
+    """A Markdown table: each build, the platforms its wheels are for, what it needs."""
+    lines = ["| `accelerator` | Wheels for | Needs |", "|---|---|---|"]
+    lines += [f"| `{b.name}` | {_platforms_in_words(b.platforms)} | {_needs(b)} |" for b in builds]
+    return "\n".join(lines)
+
+
+def _span(lines: list[str]) -> str:
+    return f"`{lines[-1]}` … `{lines[0]}`" if len(lines) > 1 else f"`{lines[0]}`"
+
+
+def releases_table(builds: Iterable[cuda.Build] = cuda.BUILDS) -> str:
+    """A Markdown table: the torch release lines and companions each build's index has."""
+    facts = pytorch_facts.load()
+    lines = ["| `accelerator` | torch | torchvision | torchaudio |", "|---|---|---|---|"]
+    for build in builds:
+        cells = []
+        for project in ("torch", *torch_releases.COMPANIONS):
+            found = sorted(
+                {torch_releases.release_line(v) for v in facts.all_versions(project, build.name)},
+                key=Version,
+                reverse=True,
+            )
+            cells.append(_span(found) if found else "none")
+        lines.append(f"| `{build.name}` | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+FACTS: dict[str, Callable[[], str]] = {
+    "builds": lambda: ", ".join(f"`{build.name}`" for build in cuda.BUILDS),
+    "builds-table": lambda: f"\n\n{builds_table()}\n\n",
+    "releases-table": lambda: f"\n\n{releases_table()}\n\n",
+    "pythons": compat.python_range,
+    "torch-lines": lambda: _span(torch_releases.torch_lines()),
+}
+
+
+def fill_facts(markdown: str) -> str:
+    """The page with every fact span rewritten from its source."""
+
+    def fill(match: re.Match[str]) -> str:
+        return f"{match[1]}{FACTS[match['name']]()}{match[4]}"
+
+    return _FACT.sub(fill, markdown)
+
+
+def fact_names(markdown: str) -> list[str]:
+    return [match["name"] for match in _FACT.finditer(markdown)]
+
+
+def pages(root: Path) -> list[Path]:
+    return sorted(path for pattern in PAGES for path in root.glob(pattern))
+
+
+def main() -> None:
+    """Rewrite the facts of every page in place; print the pages that changed."""
+    root = Path(__file__).resolve().parent.parent
+    for page in pages(root):
+        text = page.read_text(encoding="utf-8")
+        if (filled := fill_facts(text)) != text:
+            page.write_text(filled, encoding="utf-8")
+            print(f"updated {page.relative_to(root)}")
+
+
+if __name__ == "__main__":
+    main()
