@@ -156,7 +156,6 @@ class Plan:
     # 6. Metadata
     orcid_url: str
     citation_names: dict[str, str]
-    copyright_year: int
     license_text: str
     repo_review_ignores: dict[str, str]
     # 7. The dependency lists, sorted
@@ -271,7 +270,6 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         audit=workflow.audit,
         orcid_url=orcid.orcid_url(answers.orcid),
         citation_names=citation.person_names(answers.author_name),
-        copyright_year=year,
         license_text=licenses.license_text(answers.license, answers.author_name, year),
         repo_review_ignores=guide_checks.ignored_checks(answers.env_manager, answers.ci_provider),
         dependencies=requirements.sorted_requirements(workflow.dependencies),
