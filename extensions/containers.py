@@ -16,9 +16,6 @@ from .tool_versions import UV
 
 BUILDER_IMAGE = "debian:trixie-slim"
 CPU_RUNTIME_IMAGE = "debian:trixie-slim"
-# The newest patch release of each CUDA minor that NVIDIA publishes as
-# nvidia/cuda:<version>-runtime-ubuntu24.04. Every CUDA build in cuda.BUILDS needs a line.
-CUDA_RUNTIME_VERSIONS = {"12.6": "12.6.3", "12.8": "12.8.1", "13.0": "13.0.2", "13.2": "13.2.1"}
 # ROCm wheels carry ROCm's user-space libraries; the host's amdgpu driver and /dev/kfd are
 # all they need, so a plain Ubuntu suffices (rocm/dev-* images would add several GB of tools).
 ROCM_RUNTIME_IMAGE = "ubuntu:24.04"
@@ -29,8 +26,8 @@ CONTAINERS = ("none", "docker", "apptainer", "both")
 def runtime_image(accelerator: str) -> str:
     """The base image of the runtime stage for a PyTorch build (or CPU for no framework)."""
     build = cuda.BUILDS_BY_NAME[accelerator]
-    if build.cuda is not None:
-        return f"nvidia/cuda:{CUDA_RUNTIME_VERSIONS[build.cuda]}-runtime-ubuntu24.04"
+    if build.cuda_runtime is not None:
+        return f"nvidia/cuda:{build.cuda_runtime}-runtime-ubuntu24.04"
     if build.is_gpu:
         return ROCM_RUNTIME_IMAGE
     return CPU_RUNTIME_IMAGE

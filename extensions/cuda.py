@@ -1,8 +1,10 @@
 """The PyTorch builds the template offers and what each one needs from the machine.
 
 This table is the single source of truth: copier.yml's choices and labels, GPU detection,
-the index routing of the generated pyproject, and the generated smoke test's driver and GPU
-checks are all derived from it.
+the index routing of the generated pyproject, the container and devcontainer base images,
+the generated smoke test's driver and GPU checks, and the documentation's build tables are
+all derived from it. Adding a build is one line here, plus its wheels in the facts file
+(extensions/pytorch_indexes.toml, kept by tools/refresh_pytorch_facts.py).
 
 Minimum drivers are NVIDIA's minor-version-compatibility floors (CUDA Toolkit release
 notes, table 2): a 12.x build runs on any driver >= 525.60.13 (Windows 528.33), a 13.x build
@@ -34,6 +36,9 @@ class Build:
     newest_gpu: Capability | None = None
     # Packages the build's torch requires from its own index (torch's Triton for ROCm).
     companions: tuple[str, ...] = ()
+    # The newest patch release of the build's CUDA that NVIDIA publishes as the container
+    # image nvidia/cuda:<version>-runtime-ubuntu24.04 (the container recipes' base).
+    cuda_runtime: str | None = None
     # The project's platforms (pytorch_facts.PLATFORMS) this build serves; the CPU build
     # serves the rest. CUDA wheels exist for Linux (x86_64, aarch64) and Windows; ROCm
     # wheels for Linux x86_64 only.
@@ -65,19 +70,21 @@ CUDA_13_FLOOR = ("580.65.06", "580.65.06")
 MAXWELL, TURING, HOPPER, BLACKWELL = (5, 0), (7, 5), (9, 0), (12, 0)
 
 
-def _cuda(name: str, version: str, floor: tuple[str, str], gpus: tuple[Capability, ...]) -> Build:
-    """A CUDA build: its floors, its GPUs (oldest[, newest]) and the CUDA platforms."""
+def _cuda(name: str, runtime: str, floor: tuple[str, str], gpus: tuple[Capability, ...]) -> Build:
+    """A CUDA build: its CUDA runtime image version (the CUDA version is its minor), its
+    driver floors, its GPUs (oldest[, newest]) and the CUDA platforms."""
     oldest, newest = gpus[0], gpus[1] if len(gpus) > 1 else None
+    version = ".".join(runtime.split(".")[:2])
     return Build(name, version, *floor, oldest_gpu=oldest, newest_gpu=newest,
-                 platforms=CUDA_PLATFORMS)  # fmt: skip
+                 cuda_runtime=runtime, platforms=CUDA_PLATFORMS)  # fmt: skip
 
 
 BUILDS: tuple[Build, ...] = (
     Build("cpu"),
-    _cuda("cu126", "12.6", CUDA_12_FLOOR, (MAXWELL, HOPPER)),
-    _cuda("cu128", "12.8", CUDA_12_FLOOR, (TURING, BLACKWELL)),
-    _cuda("cu130", "13.0", CUDA_13_FLOOR, (TURING,)),
-    _cuda("cu132", "13.2", CUDA_13_FLOOR, (TURING,)),
+    _cuda("cu126", "12.6.3", CUDA_12_FLOOR, (MAXWELL, HOPPER)),
+    _cuda("cu128", "12.8.1", CUDA_12_FLOOR, (TURING, BLACKWELL)),
+    _cuda("cu130", "13.0.2", CUDA_13_FLOOR, (TURING,)),
+    _cuda("cu132", "13.2.1", CUDA_13_FLOOR, (TURING,)),
     Build("rocm7.2", rocm="7.2", companions=("triton-rocm",), platforms=("linux-x86_64",)),
 )
 BUILDS_BY_NAME = {build.name: build for build in BUILDS}

@@ -154,11 +154,15 @@ def test_bad_index_urls_are_explained(url: str, problem: str) -> None:
     assert problem in torch_index.index_url_error(url, "cpu")
 
 
+# The newest CUDA build: a new driver runs it, and it has kernels (or PTX) for new GPUs.
+NEWEST_CUDA = next(build.name for build in reversed(cuda.BUILDS) if build.cuda is not None)
+
+
 @pytest.mark.parametrize(
     ("driver", "build"),
     [
-        ("580.65.06", "cu132"),
-        ("590.10", "cu132"),
+        ("580.65.06", NEWEST_CUDA),
+        ("590.10", NEWEST_CUDA),
         ("580.10", "cu128"),  # an R580 driver older than CUDA 13's floor (580.65.06)
         ("570.124.06", "cu128"),
         ("550.54.14", "cu128"),
@@ -176,9 +180,9 @@ def test_newest_build_for_driver(driver: str, build: str) -> None:
     [
         ((6, 0), "cu126"),  # P100: only CUDA 12.6 keeps Pascal
         ((7, 0), "cu126"),  # V100: CUDA 12.8 and 13 start at Turing
-        ((7, 5), "cu132"),
-        ((9, 0), "cu132"),
-        ((12, 0), "cu132"),  # Blackwell: CUDA 13 (kernels and PTX)
+        ((7, 5), NEWEST_CUDA),
+        ((9, 0), NEWEST_CUDA),
+        ((12, 0), NEWEST_CUDA),  # Blackwell: CUDA 13 (kernels and PTX)
     ],
 )
 def test_newest_build_for_a_new_driver_depends_on_the_gpu(gpu: tuple[int, int], build: str) -> None:

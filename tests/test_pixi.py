@@ -25,11 +25,11 @@ from conftest import BASE_ANSWERS, TEMPLATE, Render, render, set_environment
 from rattler import MatchSpec
 from test_render import assert_ruff_clean, assert_valid_pyproject
 
-from extensions import pixi, research, torch_releases
+from extensions import cuda, pixi, research, torch_releases
 
 SCHEMA = Path(__file__).parent / "data" / "pixi" / "partial-pixi.json"
-CUDA_BUILDS = ["cu126", "cu128", "cu130", "cu132"]
-ACCELERATORS = ["cpu", *CUDA_BUILDS, "rocm7.2"]
+CUDA_BUILDS = [build.name for build in cuda.BUILDS if build.cuda is not None]
+ACCELERATORS = [build.name for build in cuda.BUILDS]
 PYTORCH_INDEX = "https://download.pytorch.org/whl"
 
 
@@ -44,7 +44,7 @@ VARIANTS = [
     for accelerator in ACCELERATORS
     for framework in ("pytorch", "none")
     for source in (pixi.CONDA_FORGE, pixi.PYPI)
-    if not (accelerator == "rocm7.2" and source == pixi.CONDA_FORGE)
+    if not (cuda.BUILDS_BY_NAME[accelerator].rocm and source == pixi.CONDA_FORGE)
     and not (framework == "none" and source == pixi.PYPI)
 ]
 

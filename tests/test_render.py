@@ -12,6 +12,8 @@ import pytest
 import yaml
 from conftest import Render
 
+from extensions.tool_versions import UV
+
 FRAMEWORKS = ["pytorch", "none"]
 
 
@@ -79,8 +81,8 @@ def test_python_is_pinned_in_both_places(rendered: Render) -> None:
     assert pyproject(project)["project"]["requires-python"] == "==3.12.*"
 
 
-def test_build_backend_bound_exists_on_pypi(rendered: Render) -> None:
-    assert pyproject(rendered())["build-system"]["requires"] == ["uv_build>=0.13,<0.14"]
+def test_build_backend_is_bound_to_the_uv_minor(rendered: Render) -> None:
+    assert pyproject(rendered())["build-system"]["requires"] == [UV.build_backend]
 
 
 def test_dev_group_has_pytest_ruff_and_mypy(rendered: Render) -> None:
