@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from packaging.markers import Marker
 
-from extensions import pytorch_facts
+from extensions import cuda, pytorch_facts
 from extensions.pytorch_facts import PLATFORMS, Wheel
 
 FACTS = pytorch_facts.load()
+FACTS_TEXT = pytorch_facts.FACTS_FILE.read_text(encoding="utf-8")
 ALL = {platform.name for platform in PLATFORMS}
 LINUX = {"linux-x86_64", "linux-aarch64"}
 
@@ -118,7 +121,13 @@ def test_filename_of_a_wheel() -> None:
 
 
 def test_indexes_in_file_order() -> None:
-    assert FACTS.indexes() == ("cpu", "cu126", "cu128", "cu129", "cu130", "cu132", "rocm7.2")
+    headers = re.findall(r'^\[indexes\."?([^"\]]+)"?\]$', FACTS_TEXT, flags=re.MULTILINE)
+    assert FACTS.indexes() == tuple(headers)
+    assert FACTS.indexes()[0] == "cpu"
+
+
+def test_every_offered_build_has_an_index() -> None:
+    assert {build.name for build in cuda.BUILDS} <= set(FACTS.indexes())
 
 
 def test_versions_are_public_and_ascending() -> None:
