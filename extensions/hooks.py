@@ -142,10 +142,10 @@ class ResearchFilters(Extension):
 
 
 class DerivedContext(ContextHook):
-    """Values computed once from the answers, so the templates stay declarative.
+    """The render plan (extensions/plan.py) put into the context, field by field.
 
     Copier builds a fresh context for every path and file it renders, hundreds per project
-    (three renders per update): the values are derived once per set of answers and reused.
+    (three renders per update): the plan is made once per set of answers and reused.
     """
 
     _last: tuple[str, dict[str, Any]] | None = None
@@ -160,13 +160,12 @@ class DerivedContext(ContextHook):
         answers = sorted((k, v) for k, v in context.items() if not k.startswith("_"))
         key = repr((str(context["_copier_conf"]["dst_path"]), context["_copier_phase"], answers))
         if self._last is None or self._last[0] != key:
-            derived = dict(context)
-            self.derive(derived)
-            changed = {k: v for k, v in derived.items() if k not in context or v is not context[k]}
-            self._last = (key, changed)
+            self._last = (key, self.values(context))
         context.update(self._last[1])
 
-    def derive(self, context: dict[str, Any]) -> None:
-        answers = plan.Answers.from_context(context)
-        context.update(plan.make_plan(answers).context())
-        context["update_restore_command"] = _recovery().RESTORE
+    @staticmethod
+    def values(context: dict[str, Any]) -> dict[str, Any]:
+        """What the templates read besides the answers: the plan's fields by name."""
+        values = plan.make_plan(plan.Answers.from_context(context)).context()
+        values["update_restore_command"] = _recovery().RESTORE
+        return values
