@@ -22,6 +22,7 @@ import yaml
 from conftest import render, run
 
 from extensions import containers, research
+from extensions.tool_versions import UV
 
 BIN = Path(sys.executable).parent
 DATA = Path(__file__).parent / "data"
@@ -179,7 +180,7 @@ def test_nbstripout_runs_before_each_commit_with_notebooks(project_of: ProjectOf
 @pytest.mark.parametrize("variant", ["default", "numpy", "pixi"])
 def test_uv_version_floor_in_every_project(project_of: ProjectOf, variant: str) -> None:
     uv = pyproject(project_of(variant))["tool"]["uv"]
-    assert uv["required-version"] == research.UV_REQUIRED_VERSION
+    assert uv["required-version"] == UV.required_version
 
 
 @pytest.mark.parametrize(
