@@ -20,6 +20,10 @@ import pytest
 from extensions import cuda, detect
 from extensions.detect import Probes
 
+# The newest CUDA build: what a driver of the newest branch (R580) is proposed on a GPU it
+# has kernels for.
+NEWEST_CUDA = next(build for build in reversed(cuda.BUILDS) if build.cuda is not None)
+
 # --- Recorded outputs of the real tools -----------------------------------------------------
 # What each tool prints on the kind of machine the constant's name says, in the tool's exact
 # format (spacing, punctuation, exit code): `cat /proc/driver/nvidia/version`,
@@ -156,7 +160,7 @@ def test_the_gpus_architecture_limits_the_build(smi: str, accelerator: str) -> N
 
 def test_an_older_build_for_an_old_gpu_says_why() -> None:
     summary = detect.detect(nvidia(None, (SMI_V100_X4_R580, 0))).summary
-    assert "cu132 has no kernels for sm_70" in summary
+    assert f"{NEWEST_CUDA.name} has no kernels for sm_70" in summary
     assert summary.endswith("proposing cu126 (CUDA 12.6).")
 
 
@@ -188,15 +192,15 @@ def test_rocminfo_agents_are_read_from_their_name_lines() -> None:
 @pytest.mark.parametrize(
     ("probes", "accelerator", "driver"),
     [
-        (nvidia(PROC_R580_H100, (SMI_H100, 0)), "cu132", "580.65.06"),
+        (nvidia(PROC_R580_H100, (SMI_H100, 0)), NEWEST_CUDA.name, "580.65.06"),
         (
             nvidia(PROC_R580_GH200_OPEN, ("580.95.05, NVIDIA GH200 480GB\n", 0)),
-            "cu132",
+            NEWEST_CUDA.name,
             "580.95.05",
         ),
         (nvidia(PROC_R550_OPEN, (SMI_A100_X4, 0)), "cu128", "550.144.03"),
         (nvidia(PROC_R470_K80, (SMI_K80_X2, 0)), "cpu", "470.256.02"),
-        (nvidia(None, (SMI_H100, 0)), "cu132", "580.65.06"),  # WSL: no /proc/driver/nvidia
+        (nvidia(None, (SMI_H100, 0)), NEWEST_CUDA.name, "580.65.06"),  # WSL: no /proc/driver/nvidia
     ],
     ids=["r580-h100", "r580-gh200", "r550-a100", "r470-k80", "smi-without-proc"],
 )
@@ -212,7 +216,7 @@ def test_a_detected_gpu_is_summarised_in_one_sentence() -> None:
     assert detection.gpus == ("NVIDIA H100 80GB HBM3",)
     assert detection.summary == (
         "Detected NVIDIA driver 580.65.06 (1\u00d7 NVIDIA H100 80GB HBM3): "
-        "proposing cu132 (CUDA 13.2)."
+        f"proposing {NEWEST_CUDA.name} (CUDA {NEWEST_CUDA.cuda})."
     )
 
 
@@ -237,7 +241,7 @@ def test_a_driver_too_old_for_any_cuda_build_proposes_cpu_and_says_why() -> None
 
 @pytest.mark.parametrize(
     ("proc", "accelerator"),
-    [(PROC_R550_OPEN, "cu128"), (PROC_R580_H100, "cu132")],
+    [(PROC_R550_OPEN, "cu128"), (PROC_R580_H100, NEWEST_CUDA.name)],
     ids=["r550", "r580"],
 )
 def test_login_node_without_gpu_proposes_the_build_for_its_driver(
@@ -333,7 +337,7 @@ def test_an_amd_gpu_wins_over_an_nvidia_driver_without_gpu() -> None:
 
 @pytest.mark.parametrize(
     ("version", "accelerator"),
-    [("550.54.14", "cu128"), ("580.65.06", "cu132"), ("580", "cu128"), ("470.57", "cpu")],
+    [("550.54.14", "cu128"), ("580.65.06", NEWEST_CUDA.name), ("580", "cu128"), ("470.57", "cpu")],
 )
 def test_the_driver_override_decides_alone(version: str, accelerator: str) -> None:
     probes = nvidia(PROC_R580_H100, (SMI_H100, 0), driver_override=version)
@@ -422,7 +426,7 @@ def test_nvidia_smi_is_asked_for_driver_and_names(machine: Path) -> None:
     install_tool(machine, "nvidia-smi", body)
     probes = detect.read_probes()
     assert (probes.nvidia_smi, probes.nvidia_smi_returncode) == (SMI_H100, 0)
-    assert detect.detect(probes).accelerator == "cu132"
+    assert detect.detect(probes).accelerator == NEWEST_CUDA.name
 
 
 @posix_only
@@ -508,4 +512,4 @@ def test_the_no_detection_variable_turns_probing_off(
     monkeypatch.setenv(detect.NO_DETECTION_ENV, value)
     probes = detect.read_probes()
     assert probes.disabled is disabled
-    assert detect.detect(probes).accelerator == ("cpu" if disabled else "cu132")
+    assert detect.detect(probes).accelerator == ("cpu" if disabled else NEWEST_CUDA.name)

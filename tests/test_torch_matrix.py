@@ -12,16 +12,18 @@ from pathlib import Path
 import copier
 import pytest
 from conftest import TEMPLATE
-from torch_matrix import CASES, Case, expected
+from torch_matrix import CASES, PACKAGE_SETS, Case, expected
 
-from extensions import torch_releases
+from extensions import compat, cuda, torch_releases
 
 REFUSED = [pytest.param(case, id=case.id) for case in CASES if expected(case) is None]
 ACCEPTED = [pytest.param(case, id=case.id) for case in CASES if expected(case) is not None]
 
 
 def test_the_matrix_covers_every_offered_combination() -> None:
-    assert len(CASES) == 11 * 3 * 4  # 6 routed + 5 two-build variants, 3 package sets, 4 Pythons
+    routed = len(cuda.BUILDS)  # one routed variant per build, one two-build per GPU build
+    two_builds = sum(build.is_gpu for build in cuda.BUILDS)
+    assert len(CASES) == (routed + two_builds) * len(PACKAGE_SETS) * len(compat.PYTHONS)
     assert REFUSED and ACCEPTED
 
 
