@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from . import torch_index
-from .tool_versions import UV
+from .tool_versions import PIXI, UV
 
 CI_PROVIDERS = ("github", "gitlab", "none")
 
@@ -25,10 +25,6 @@ ACTIONS = {
         "peter-evans/create-pull-request@5f6978faf089d4d20b00c7766989d076bb2fc7f1 # v8.1.1"
     ),
 }
-# GitLab CI images: uv on Debian (uv installs the Python of .python-version), and pixi.
-PIXI_IMAGE = "ghcr.io/prefix-dev/pixi:0.77.0"
-# The file checks of the pre-commit config, installed by pre-commit from PyPI.
-PRE_COMMIT_HOOKS = "pre-commit-hooks==6.0.0"
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class Commands:
     run: str  # prefix that runs a command in the locked environment
     lock_check: str  # fails when the lock no longer matches pyproject.toml
     lock_file: str
-    image: str  # GitLab CI image that carries the tool
+    image: str  # GitLab CI image that carries the tool (uv on Debian: it installs the Python)
 
 
 COMMANDS = {
@@ -55,7 +51,7 @@ COMMANDS = {
         run="pixi run --locked",
         lock_check="pixi lock --check",
         lock_file="pixi.lock",
-        image=PIXI_IMAGE,
+        image=PIXI.image,
     ),
 }
 

@@ -21,11 +21,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from . import cuda, torch_index
+from .tool_versions import PIXI
 
 CONDA_FORGE = "conda-forge"
 PYPI = "pypi"
 TORCH_SOURCES = (CONDA_FORGE, PYPI)
-REQUIRES_PIXI = ">=0.71"  # platform entries that declare CUDA ("rich platforms")
 MAC = "osx-arm64"
 
 # PyTorch packages pixi must take from one source; PyPI name -> conda-forge name.
@@ -84,7 +84,7 @@ class PixiPlan:
 
     @property
     def requires_pixi(self) -> str:
-        return REQUIRES_PIXI
+        return PIXI.required
 
     @property
     def override_cuda(self) -> str | None:

@@ -49,7 +49,7 @@ from . import (
     text,
     torch_index,
 )
-from .tool_versions import UV
+from .tool_versions import PRE_COMMIT_HOOKS, UV
 
 
 def _flag(value: object) -> bool:
@@ -257,7 +257,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         pixi=pixi_plan,
         ci=ci.ci_commands(answers.env_manager, torch_plan),
         actions=ci.ACTIONS,
-        pre_commit_hooks=ci.PRE_COMMIT_HOOKS,
+        pre_commit_hooks=PRE_COMMIT_HOOKS,
         slurm=slurm_plan,
         container_plan=containers.container_plan(answers.container, answers.build, torch_plan),
         tracker_plan=workflow.tracker_plan,

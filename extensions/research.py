@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 from . import cuda, torch_index
 from .containers import gpu_vendor, runtime_image
 from .slurm import sync_options
-from .tool_versions import UV
+from .tool_versions import PIP_AUDIT, UV
 
 # Typed run settings read from a file and the command line (src/<package>/runs.py).
 RUN_DEPENDENCIES = ("pydantic-settings",)
@@ -50,9 +50,6 @@ TRACKERS = {
 # tests, nbstripout removes outputs before a commit.
 NOTEBOOK_DEV_DEPENDENCIES = ("ipykernel", "nbclient", "nbstripout")
 
-# The weekly audit: pip-audit against the OSV database, run with uvx at this version.
-# (uv 0.13 has `uv audit`, but marks it experimental: "may change without warning".)
-PIP_AUDIT = "pip-audit==2.10.1"
 MAX_COOLOFF_DAYS = 90
 
 

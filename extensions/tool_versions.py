@@ -43,3 +43,29 @@ class UvRelease:
 
 
 UV = UvRelease("0.13")
+
+
+@dataclass(frozen=True)
+class PixiRelease:
+    """What a pixi project needs of pixi, and the pixi image its GitLab CI runs in."""
+
+    minimum: str  # the oldest pixi with platform entries that declare CUDA ("rich platforms")
+    image_version: str
+
+    @property
+    def required(self) -> str:
+        """`[tool.pixi.workspace] requires-pixi`."""
+        return f">={self.minimum}"
+
+    @property
+    def image(self) -> str:
+        return f"ghcr.io/prefix-dev/pixi:{self.image_version}"
+
+
+PIXI = PixiRelease(minimum="0.71", image_version="0.77.0")
+
+# Tools the generated project runs at a pinned version, from PyPI: the file checks of its
+# pre-commit config, and the weekly audit (pip-audit against OSV, run with uvx; uv's own
+# `uv audit` is marked experimental: "may change without warning").
+PRE_COMMIT_HOOKS = "pre-commit-hooks==6.0.0"
+PIP_AUDIT = "pip-audit==2.10.1"

@@ -16,7 +16,7 @@ from conftest import TEMPLATE
 from packaging.requirements import Requirement
 
 from extensions import accelerators, cuda, plan, torch_index
-from extensions.tool_versions import UV
+from extensions.tool_versions import PIXI, UV
 
 GPU_BUILD = next(build for build in reversed(cuda.BUILDS) if build.cuda is not None)
 
@@ -166,3 +166,9 @@ def test_the_context_holds_every_field_by_name() -> None:
     context = made.context()
     assert list(context) == [field.name for field in dataclasses.fields(plan.Plan)]
     assert context["torch_plan"] is made.torch_plan
+
+
+def test_pixi_versions_come_from_the_tools_table() -> None:
+    made = plan.make_plan(answers(env_manager="pixi", ci_provider="gitlab"))
+    assert made.pixi is not None and made.pixi.requires_pixi == PIXI.required
+    assert made.ci.image == PIXI.image

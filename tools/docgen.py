@@ -19,6 +19,7 @@ import yaml
 from packaging.version import Version
 
 from extensions import accelerators, compat, containers, cuda, pytorch_facts, torch_releases
+from extensions.tool_versions import PIXI, UV
 
 _CHOICE_GLOBALS = {
     "accelerator_choices": accelerators.accelerator_choices,
@@ -318,6 +319,9 @@ FACTS: dict[str, Callable[[], str]] = {
     "builds-table": lambda: f"\n\n{builds_table()}\n\n",
     "releases-table": lambda: f"\n\n{releases_table()}\n\n",
     "pythons": compat.python_range,
+    "uv-image": lambda: f"`{UV.image}`",
+    "uv-required-version": lambda: f'`required-version = "{UV.required_version}"`',
+    "pixi-minimum": lambda: PIXI.minimum,
     "torch-lines": lambda: _span(torch_releases.torch_lines()),
 }
 
