@@ -22,8 +22,11 @@ from extensions.pytorch_facts import PROJECTS, Facts, Wheel
 from tools import refresh_pytorch_facts as tool
 
 LISTINGS = Path(__file__).parent / "data" / "listings"
-COMMITTED = pytorch_facts.load()
-COMMITTED_TEXT = pytorch_facts.FACTS_FILE.read_text()
+# The facts file as committed when the excerpts were recorded (a frozen copy, so that a
+# refresh of extensions/pytorch_indexes.toml changes no test here).
+SNAPSHOT = Path(__file__).parent / "data" / "pytorch_indexes-2026-12-01.toml"
+COMMITTED = pytorch_facts.read(SNAPSHOT)
+COMMITTED_TEXT = SNAPSHOT.read_text()
 # The releases the recorded excerpts hold (tests/data/listings/SOURCE).
 COVERED = {
     "torch": {"2.9.1", "2.11.0", "2.13.0", "2.15.0"},
@@ -66,7 +69,7 @@ def write_listings(folder: Path, facts: Facts, extra: Iterable[Wheel] = ()) -> P
 @pytest.fixture
 def facts_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "pytorch_indexes.toml"
-    shutil.copyfile(pytorch_facts.FACTS_FILE, copy)
+    shutil.copyfile(SNAPSHOT, copy)
     return copy
 
 
@@ -102,6 +105,7 @@ def test_a_build_tag_marks_the_same_wheel_uploaded_again() -> None:
 
 
 def test_the_committed_file_is_the_tools_own_output() -> None:
+    assert tool.dump(pytorch_facts.load()) == pytorch_facts.FACTS_FILE.read_text()
     assert tool.dump(COMMITTED) == COMMITTED_TEXT
 
 
