@@ -166,6 +166,6 @@ class DerivedContext(ContextHook):
     @staticmethod
     def values(context: dict[str, Any]) -> dict[str, Any]:
         """What the templates read besides the answers: the plan's fields by name."""
-        values = plan.make_plan(plan.Answers.from_context(context)).context()
+        values: dict[str, Any] = plan.make_plan(plan.Answers.from_context(context)).context()
         values["update_restore_command"] = _recovery().RESTORE
         return values

@@ -2,7 +2,8 @@
 
 uv's minor version appears in four places of a generated project (the uv_build bound, uv's
 `required-version`, the container and devcontainer images, the GitLab CI image); they are
-all derived from `UV_MINOR` here. Moving to a new uv minor is a one-line change.
+all derived from `UV` here, so moving to a new uv minor is a one-line change. The same
+goes for pixi (`PIXI`) and the tools the project runs at a pinned version.
 """
 
 from __future__ import annotations
