@@ -174,7 +174,9 @@ def test_turning_slurm_on_later_with_copier_update_adds_the_files(
     project = tmp_path / "protein-folding"
     common = {"defaults": True, "unsafe": True, "quiet": True, "skip_tasks": True}
     answers = {
-        **BASE_ANSWERS, "torch_index_url": str(local_torch_index), "torch_version": real_torch_line
+        **BASE_ANSWERS,
+        "torch_index_url": str(local_torch_index),
+        "torch_version": real_torch_line,
     }
     copier.run_copy(str(clone), str(project), data=answers, vcs_ref="v0.1.0", **common)
     git("init", "-q", cwd=project)

@@ -17,8 +17,8 @@ from typing import Any
 import copier
 import pytest
 from conftest import git, release, run, template_clone
-from torch_matrix import label, would_install
 from test_update import update, user_copy
+from torch_matrix import label, would_install
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-answers")]
 
