@@ -219,3 +219,45 @@ def numpy_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render(
         destination, project_name="Plain Numbers", framework="none", python_version="3.12"
     )
+
+
+# ── The matrices, split over several modules so that the test workers share them ─────────
+
+
+@pytest.fixture(scope="module")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache per module: torch's stubs, linked from uv's cache, checked once."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+@pytest.fixture
+def check_matrix_row(
+    tmp_path: Path,
+    mypy_cache: Path,
+    request: pytest.FixtureRequest,
+    capfd: pytest.CaptureFixture[str],
+) -> Callable[[dict[str, Any]], None]:
+    """Checks a row of the pairwise matrix (tests/matrix.py) as deep as its depth allows."""
+    from matrix import check_row
+
+    def _check(row: dict[str, Any]) -> None:
+        uses_index = row["framework"] == "pytorch" and row["env_manager"] == "uv"
+        index = request.getfixturevalue("stand_in_server") if uses_index else ""
+        check_row(row, tmp_path / "protein-folding", index, mypy_cache, capfd)
+
+    return _check
+
+
+@pytest.fixture
+def lock_and_check_case(
+    tmp_path: Path, stand_in_index: Path, fresh_uv_cache: Path
+) -> Callable[[Any], None]:
+    """Locks a case of issue #11's matrix (tests/torch_matrix.py) on the replica and a fresh uv
+    cache, and checks what every platform and every extra would install."""
+    from torch_matrix import check_case, render_and_lock
+
+    def _check(case: Any) -> None:
+        project = render_and_lock(case, tmp_path / "project", torch_index_url=str(stand_in_index))
+        check_case(case, project)
+
+    return _check

@@ -3,22 +3,16 @@ are rendered or locked, not installed."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from matrix import FACTORS, INSTALLABLE_PYTHONS, ROWS, check_row, depth, row_id, valid
+from matrix import FACTORS, INSTALLABLE_PYTHONS, ROWS, depth, row_id, valid
 from pairwise import uncovered_pairs
 
 pytestmark = pytest.mark.slow
 
 SELECTED = [row for row in ROWS if depth(row) != "install"]
-
-
-@pytest.fixture(scope="module")
-def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One mypy cache for the module's rows: torch's stubs, linked from uv's cache, checked once."""
-    return tmp_path_factory.mktemp("mypy-cache")
 
 
 def test_the_matrix_covers_every_pair() -> None:
@@ -34,13 +28,5 @@ def test_the_matrix_installs_real_torch_and_every_offered_python() -> None:
 
 
 @pytest.mark.parametrize("row", SELECTED, ids=[row_id(row) for row in SELECTED])
-def test_row(
-    row: dict[str, Any],
-    tmp_path: Path,
-    mypy_cache: Path,
-    request: pytest.FixtureRequest,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    uses_index = row["framework"] == "pytorch" and row["env_manager"] == "uv"
-    index = request.getfixturevalue("stand_in_server") if uses_index else ""
-    check_row(row, tmp_path / "protein-folding", index, mypy_cache, capfd)
+def test_row(row: dict[str, Any], check_matrix_row: Callable[[dict[str, Any]], None]) -> None:
+    check_matrix_row(row)

@@ -134,6 +134,10 @@ def expected(case: Case) -> Expected | None:
     return None
 
 
+# The cases the template accepts, on a Python this machine has: locked by the tests.
+LOCKED = [case for case in CASES if expected(case) is not None and case.python in LOCKABLE]
+
+
 def label(index: str, platform: str) -> str:
     """The local label of a wheel of `index` for `platform` (macOS CPU wheels have none)."""
     if index == "cpu" and platform == "macos-arm64":
