@@ -23,6 +23,12 @@ RULES: list[tuple[str, str]] = [
     ("uv sync --frozen", "not here: the SLURM job's own install, run by the job files"),
     ("uv sync --locked --no-dev", "not here: the container build's install (Docker, Apptainer)"),
     ("uvx --with copier-template-extensions copier update", "tests/test_update.py"),
+    ("uv run scripts/setup_env.py wheelhouse", "tests/test_wheelhouse.py (writes the wheelhouse)"),
+    ("export UV_OFFLINE=1 UV_FIND_LINKS=", "tests/test_wheelhouse.py (a node without network)"),
+    (
+        "uv run scripts/setup_env.py --wheelhouse",
+        "tests/test_wheelhouse.py (a node without network)",
+    ),
     ("uvx pre-commit install", "run"),
     ("uvx pre-commit run", "run"),
     ("cp ", "run"),
