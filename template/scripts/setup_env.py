@@ -90,9 +90,10 @@ class StepFailed(Exception):
     """A step failed; the message says why, and `hint` what to try when the step's own
     hint does not fit the cause."""
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", output: str = "") -> None:
         super().__init__(message)
         self.hint = hint
+        self.output = output  # everything the failed command wrote to stderr
 
 
 DAMAGED_LOCK = "Failed to parse `uv.lock`"
@@ -318,6 +319,7 @@ def run(command: list[str]) -> None:
     except OSError as error:  # not a program this machine can run
         raise StepFailed(f"{command[0]} cannot start ({error}).", UV_INSTALL_HINT) from error
     tail: list[str] = []
+    written: list[str] = []
     damaged_lock = False
 
     def relay() -> None:
@@ -325,6 +327,7 @@ def run(command: list[str]) -> None:
         assert process.stderr is not None
         for line in process.stderr:
             sys.stderr.write(line)
+            written.append(line)
             tail[:] = [*tail[-7:], line.rstrip()]
             damaged_lock = damaged_lock or DAMAGED_LOCK in line
 
@@ -336,7 +339,9 @@ def run(command: list[str]) -> None:
         output = "\n".join(f"    {line}" for line in tail) or "    (no output)"
         shown = " ".join([Path(command[0]).name, *command[1:]])
         raise StepFailed(
-            f"'{shown}' exited with {code}:\n{output}", DAMAGED_LOCK_HINT if damaged_lock else ""
+            f"'{shown}' exited with {code}:\n{output}",
+            DAMAGED_LOCK_HINT if damaged_lock else "",
+            "".join(written),
         )
 
 
@@ -357,7 +362,11 @@ def create_env_file() -> None:
 
 
 def lock() -> None:
-    run([uv(), "lock"])
+    try:
+        run([uv(), "lock"])
+    except StepFailed as failure:
+        failure.hint = failure.hint or torch_line_hint(failure.output, _pyproject())
+        raise
 
 
 def pin() -> None:
@@ -385,6 +394,61 @@ def record_pins() -> None:
     platform's torch wheel into another platform's fork (uv 0.13), depending on the cache.
     """
     run([uv(), "lock"])
+
+
+# ── Packages that need another PyTorch release line ─────────────────────────
+#
+# The project holds torch to one release line ([tool.uv] constraint-dependencies, written
+# from the `torch_version` answer). A package that pins torch itself (xformers, vllm) to a
+# release of another line cannot be locked with it; uv says so ("xformers==0.0.34 depends on
+# torch==2.10.0 and your project depends on torch==2.13.*"), and the set-up names the
+# command that moves the line.
+
+MOVE_LINE = (
+    "uvx --with copier-template-extensions copier update --trust --defaults -d torch_version={line}"
+)
+_NEEDS_TORCH = re.compile(
+    r"(?<!your )\b(?P<package>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?(?:\{[^}]*\})?"
+    r"(?P<version>[=<>!~][^\s]*)? depends on torch(?P<specifier>[=<>!~][^\s,]*)"
+)
+
+
+def torch_line(pyproject_text: str) -> str | None:
+    """The project's PyTorch release line (`2.13`), from its constraint-dependencies."""
+    constraints = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {})
+    for item in constraints.get("constraint-dependencies", []):
+        requirement = Requirement(item)
+        if canonicalize_name(requirement.name) == "torch":
+            found = re.search(r"==\s*(\d+\.\d+)\.\*", str(requirement.specifier))
+            if found:
+                return found[1]
+    return None
+
+
+def torch_line_hint(output: str, pyproject_text: str) -> str:
+    """What to do when uv found a package that needs torch outside the project's line ("" when
+    that is not what failed): the command that moves the line, or a release of the package
+    made for the project's line."""
+    line = torch_line(pyproject_text)
+    if line is None:
+        return ""
+    for found in _NEEDS_TORCH.finditer(output):
+        if found["package"] in ("project", "torch"):
+            continue
+        specifier = found["specifier"].rstrip(".")
+        needed = re.search(r"(?:==|>=|~=|>)\s*(\d+)\.(\d+)", specifier)
+        target = f"{needed[1]}.{needed[2]}" if needed else "<line>"
+        if target == line:
+            continue
+        package = f"{found['package']}{found['version'] or ''}"
+        return (
+            f"{package} needs torch{specifier}, outside this project's PyTorch line {line} "
+            "(the `torch_version` answer, [tool.uv] constraint-dependencies). Either add a "
+            f"release of {found['package']} made for torch {line} (`uv add` without a "
+            "version picks one when it exists), or move the line, which rewrites the "
+            f"indexes, constraints and companions, then re-locks: {MOVE_LINE.format(line=target)}"
+        )
+    return ""
 
 
 # ── Checking the lock on every platform ─────────────────────────────────────
