@@ -34,6 +34,7 @@ RULES: list[tuple[str, str]] = [
     ("cp ", "run"),
     ("uv sync", "run"),
     ("uv run", "run"),
+    ('uv add "xformers', "tests/test_torch_recipes.py (locked, not installed: a CUDA package)"),
     ("uv add", "run"),
     ("uv lock", "run"),
     ("uvx sp-repo-review", "run"),
