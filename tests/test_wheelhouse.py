@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import io
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -171,6 +174,23 @@ def test_a_file_is_fetched_only_with_the_locks_sha256(
     with pytest.raises(script.StepFailed, match=r"but uv\.lock records 0000"):
         script.fetch(tampered, folder, {})
     assert list(folder.iterdir()) == []  # nothing half-written is left
+
+
+def test_a_source_only_package_carries_its_build_requirements(
+    rendered: Render, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    script = setup_script(rendered(framework="none"), monkeypatch)
+    pyproject = b'[build-system]\nrequires = ["scikit-build-core>=0.10", "pybind11"]\n'
+    archive = tmp_path / "lab_tool-1.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("lab_tool-1.0/pyproject.toml")
+        info.size = len(pyproject)
+        tar.addfile(info, io.BytesIO(pyproject))
+    assert script.sdist_build_requires(archive) == ["scikit-build-core>=0.10", "pybind11"]
+    legacy = tmp_path / "old_tool-0.1.zip"  # setup.py only: setuptools, as installers assume
+    with zipfile.ZipFile(legacy, "w") as zipped:
+        zipped.writestr("old_tool-0.1/setup.py", "from setuptools import setup\nsetup()\n")
+    assert script.sdist_build_requires(legacy) == ["setuptools>=40.8.0"]
 
 
 @pytest.fixture(scope="module")
