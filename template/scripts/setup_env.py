@@ -36,7 +36,6 @@ import tarfile
 import tempfile
 import threading
 import tomllib
-import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -1041,6 +1040,9 @@ def script_dependencies() -> list[str]:
     return [str(item) for item in tomllib.loads(header).get("dependencies", [])]
 
 
+UNREADABLE_ARCHIVE = (OSError, ValueError, tarfile.TarError, zipfile.BadZipFile)
+
+
 def sdist_build_requires(path: Path) -> list[str]:
     """[build-system] requires of a source archive; setuptools where it names none."""
     fallback = ["setuptools>=40.8.0"]
@@ -1063,7 +1065,7 @@ def sdist_build_requires(path: Path) -> list[str]:
                 extracted = archive.extractfile(member) if member else None
                 data = extracted.read() if extracted else b""
         requires = tomllib.loads(data.decode("utf-8")).get("build-system", {}).get("requires")
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, tomllib.TOMLDecodeError, UnicodeError):
+    except UNREADABLE_ARCHIVE:
         return fallback
     return [str(item) for item in requires] if isinstance(requires, list) else fallback
 
@@ -1122,7 +1124,7 @@ def fetch(file: LockedFile, folder: Path, credentials: Mapping[str, str]) -> tup
             for block in iter(lambda: stream.read(1 << 20), b""):
                 digest.update(block)
                 out.write(block)
-    except (OSError, urllib.error.URLError) as error:
+    except OSError as error:  # urllib's URLError is one
         partial.unlink(missing_ok=True)
         raise StepFailed(f"{file.name}: cannot read {file.source} ({error}).") from error
     if file.sha256 and digest.hexdigest() != file.sha256:
