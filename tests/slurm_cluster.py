@@ -14,6 +14,7 @@ Plain functions and a dataclass (no pytest), so a developer can start one by han
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import re
 import shutil
@@ -22,12 +23,13 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DAEMONS = ("munged", "slurmctld", "slurmd")
-CLIENTS = ("sbatch", "srun", "squeue", "sinfo", "scontrol")
-INSTALL_HINT = "apt-get install slurm-wlm munge (.ci/run does it on CI when it runs as root)"
+CLIENTS = ("sbatch", "srun", "squeue", "sinfo", "scontrol", "scancel")
+INSTALL_HINT = "apt-get install slurm-wlm munge; .ci/run does it on CI when it runs as root"
 # A state of `scontrol show job` after which the job never runs again (without a requeue).
 FINISHED = {
     "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
@@ -43,7 +45,7 @@ def missing() -> str:
     """Why a cluster cannot start here, or "" when it can."""
     absent = [name for name in (*DAEMONS, *CLIENTS) if _which(name) is None]
     if absent:
-        return f"slurm-wlm is not installed: no {', '.join(absent)} on PATH ({INSTALL_HINT})"
+        return f"slurm-wlm or munge is not installed: no {', '.join(absent)} ({INSTALL_HINT})"
     if os.geteuid() != 0:
         return "the Slurm tests start slurmd, which runs jobs as their user: they need root"
     return ""
@@ -168,7 +170,8 @@ MpiDefault=none
 MailProg=/bin/true
 SwitchType=switch/none
 ReturnToService=2
-MinJobAge=300
+# Finished jobs stay in `scontrol show job` for 10 minutes: the tests read them after the end.
+MinJobAge=600
 KillWait=10
 SlurmdTimeout=60
 InactiveLimit=0
@@ -183,15 +186,30 @@ PartitionName={cluster.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=U
     (root / "plugstack.conf").write_text("")  # none of the machine's SPANK plugins
 
 
+try:  # looked up here, not in a forked child
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (AttributeError, OSError, TypeError):  # not Linux: no cluster here anyway
+    _PRCTL = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In a daemon about to start: SIGTERM when the test process dies, even killed outright,
+    so that no daemon outlives its tests."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _spawn(cluster: Cluster, name: str, args: list[str]) -> None:
     log = (cluster.root / "log" / f"{name}.out").open("wb")
     cluster.processes[name] = subprocess.Popen(
         args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
         env={**os.environ, **cluster.env}, start_new_session=True,
+        preexec_fn=_end_with_parent,
     )  # fmt: skip
 
 
-def _wait_for(cluster: Cluster, what: str, ready: callable, timeout: float = 60) -> None:  # type: ignore[valid-type]
+def _wait_for(cluster: Cluster, what: str, ready: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         for name, process in cluster.processes.items():
@@ -272,8 +290,25 @@ def _idle(cluster: Cluster) -> bool:
     return all(found.get(node) == "idle" for node in cluster.nodes)
 
 
+def _cancel_jobs(cluster: Cluster, timeout: float = 60) -> None:
+    """Cancel the jobs still queued or running and wait until they are gone: slurmd leaves
+    running jobs' processes behind when it stops."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            jobs = cluster.command("squeue", "--noheader", "--format=%A", timeout=10).split()
+            if not jobs:
+                return
+            cluster.command("scancel", *jobs, timeout=10)
+        except (ClusterError, subprocess.TimeoutExpired):
+            return  # slurmctld is gone: nothing more to ask it
+        time.sleep(1)
+
+
 def stop(cluster: Cluster, remove: bool = True) -> None:
-    """End the daemons this cluster started (slurmd first: it ends the jobs' steps)."""
+    """Cancel the cluster's jobs, then end the daemons it started, slurmd first."""
+    if cluster.processes.get("slurmctld") and cluster.processes["slurmctld"].poll() is None:
+        _cancel_jobs(cluster)
     for name in reversed(list(cluster.processes)):
         process = cluster.processes[name]
         if process.poll() is None:

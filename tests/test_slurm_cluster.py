@@ -39,6 +39,7 @@ ACCOUNT = "lab42"
 TRAIN = ["--steps", "40", "--checkpoint-every", "5", "--samples", "1024", "--batch-size", "32"]
 # A CPU each (the job files ask for 16): jobs run side by side on the cluster's nodes.
 ONE_CPU = "--cpus-per-task=1"
+SWEEP = ["scripts/train_example.py", "lr=0.1,0.01", "epochs=2"]
 
 
 @pytest.fixture(scope="session")
@@ -68,11 +69,11 @@ def project(
     )
 
 
-def bare_environment(cluster: Cluster, **variables: str) -> dict[str, str]:
+def bare_environment(cluster: Cluster) -> dict[str, str]:
     """A shell with nothing but a PATH (uv's folder and the system's) and SLURM_CONF (which
     /etc/slurm/slurm.conf stands for on a cluster): no USER, HOME or SCRATCH."""
     uv = Path(os.environ.get("UV") or shutil.which("uv") or "uv")
-    return {"PATH": f"{uv.parent}:/usr/bin:/bin", **cluster.env, **variables}
+    return {"PATH": f"{uv.parent}:/usr/bin:/bin", **cluster.env}
 
 
 def sbatch(cluster: Cluster, project: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -84,14 +85,15 @@ def sbatch(cluster: Cluster, project: Path, *args: str, env: dict[str, str] | No
 
 
 def output_of(project: Path, job_id: str) -> str:
-    (path,) = project.glob(f"slurm-*-{job_id}.out")
-    return path.read_text()
+    """The job's output files (`slurm-<name>-<id>.out`, an array's `-<id>_<task>.out`)."""
+    paths = [*project.glob(f"slurm-*-{job_id}.out"), *project.glob(f"slurm-*-{job_id}_*.out")]
+    return "\n".join(path.read_text() for path in sorted(paths))
 
 
 def wait(cluster: Cluster, project: Path, job_id: str, state: str = "COMPLETED") -> str:
     """Wait for the job to end in `state`; its output."""
     record = cluster.wait(job_id)
-    output = "\n".join(path.read_text() for path in sorted(project.glob(f"slurm-*-{job_id}*.out")))
+    output = output_of(project, job_id)
     assert record["JobState"] == state, f"job {job_id}: {record['JobState']}\n{output}"
     return output
 
@@ -105,24 +107,71 @@ def job_user() -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def time_limited_job(slurm: Cluster, project: Path) -> str:
-    """Submitted before the other tests, which run beside it: training that would take over
-    ten minutes (a second's pause per step), under a time limit of one minute."""
-    return sbatch(
-        slurm, project, "--time=1", ONE_CPU, "scripts/slurm/train-single-node.sbatch",
-        "--steps", "1000", "--checkpoint-every", "10", "--step-pause", "1",
-        "--run-dir", "outputs/time-limited",
-    )  # fmt: skip
+def jobs(slurm: Cluster, project: Path) -> dict[str, str]:
+    """Every job of the module, submitted at once so that they run side by side (each asks
+    for one CPU), as a user submits several; their ids by name.
+
+    - time-limited: training that would take over ten minutes (a second's pause per step),
+      under a time limit of one minute;
+    - single-node, multi-node: the training jobs, to their end;
+    - sweep: the sweep job as an array of one task per combination (`sweep.py --list`),
+      from a login shell's environment (USER, HOME) with SCRATCH set;
+    - requeued: the single-node job with a pause per step, requeued here after its first
+      checkpoint, with 35 steps (7 seconds at least) still to go.
+    """
+    submitted = {
+        "time-limited": sbatch(
+            slurm, project, "--time=1", ONE_CPU, "scripts/slurm/train-single-node.sbatch",
+            "--steps", "1000", "--checkpoint-every", "10", "--step-pause", "1",
+            "--run-dir", "outputs/time-limited",
+        ),
+        "single-node": sbatch(
+            slurm, project, ONE_CPU, "scripts/slurm/train-single-node.sbatch", *TRAIN,
+            "--run-dir", "outputs/single-node",
+        ),
+        "requeued": sbatch(
+            slurm, project, ONE_CPU, "scripts/slurm/train-single-node.sbatch", *TRAIN,
+            "--step-pause", "0.2", "--run-dir", "outputs/requeued",
+        ),
+        "multi-node": sbatch(
+            slurm, project, f"--nodes={len(slurm.nodes)}", ONE_CPU,
+            "scripts/slurm/train-multi-node.sbatch", *TRAIN, "--run-dir", "outputs/multi-node",
+        ),
+    }  # fmt: skip
+    login = {name: value for name, value in os.environ.items() if name != "UV_CACHE_DIR"}
+    login_shell = {**login, **slurm.env, "SCRATCH": str(project.parent / "scratch")}
+    array = f"--array=0-{len(sweep_combinations(project)) - 1}"
+    submitted["sweep"] = sbatch(
+        slurm, project, array, ONE_CPU, "scripts/slurm/sweep.sbatch", *SWEEP, env=login_shell
+    )
+    requeue_after_first_checkpoint(slurm, project, submitted["requeued"])
+    return submitted
+
+
+def sweep_combinations(project: Path) -> list[str]:
+    """`scripts/sweep.py --list`: the numbered combinations, one per array task."""
+    listed = run(["uv", "run", "--locked", "scripts/sweep.py", "--list", *SWEEP], project)
+    assert listed.returncode == 0, listed.stderr
+    return listed.stdout.splitlines()
+
+
+def requeue_after_first_checkpoint(cluster: Cluster, project: Path, job_id: str) -> None:
+    metrics = project / "outputs" / "requeued" / "metrics.jsonl"
+    deadline = time.monotonic() + 300
+    while not (metrics.is_file() and metrics.read_text().strip()):
+        state = cluster.job(job_id)["JobState"]
+        assert state in {"PENDING", "RUNNING"}, f"job {job_id}: {state}"
+        assert time.monotonic() < deadline, f"job {job_id}: no checkpoint after 300 s"
+        time.sleep(0.2)
+    cluster.command("scontrol", "requeue", job_id)
+    while cluster.job(job_id)["Restarts"] == "0":
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
-def single_node_job(slurm: Cluster, project: Path) -> tuple[str, str]:
-    """The single-node training job to its end: its id and its output."""
-    job_id = sbatch(
-        slurm, project, ONE_CPU, "scripts/slurm/train-single-node.sbatch", *TRAIN,
-        "--run-dir", "outputs/single-node",
-    )  # fmt: skip
-    return job_id, wait(slurm, project, job_id)
+def single_node_job(slurm: Cluster, project: Path, jobs: dict[str, str]) -> tuple[str, str]:
+    """The single-node training job, ended: its id and its output."""
+    return jobs["single-node"], wait(slurm, project, jobs["single-node"])
 
 
 def test_single_node_job_trains_to_its_results(
@@ -168,19 +217,13 @@ def test_job_without_user_or_home_says_what_it_does(
     assert lines[-1] == "[job] done"
 
 
-def test_sweep_runs_one_array_task_per_combination(slurm: Cluster, project: Path) -> None:
-    """As sweep.sbatch says: count the combinations, then one array task for each. Submitted
-    from a login shell's environment (USER, HOME), with SCRATCH set."""
-    grid = ["scripts/train_example.py", "lr=0.1,0.01", "epochs=2"]
-    listed = run(["uv", "run", "--locked", "scripts/sweep.py", "--list", *grid], project)
-    assert listed.returncode == 0, listed.stderr
-    combinations = listed.stdout.splitlines()
+def test_sweep_runs_one_array_task_per_combination(
+    slurm: Cluster, project: Path, jobs: dict[str, str]
+) -> None:
+    """As sweep.sbatch says: count the combinations, then one array task for each."""
+    combinations = sweep_combinations(project)
+    output = wait(slurm, project, jobs["sweep"])
     scratch = project.parent / "scratch"
-    login = {name: value for name, value in os.environ.items() if name != "UV_CACHE_DIR"}
-    env = {**login, **slurm.env, "SCRATCH": str(scratch)}
-    array = f"--array=0-{len(combinations) - 1}"
-    job_id = sbatch(slurm, project, array, ONE_CPU, "scripts/slurm/sweep.sbatch", *grid, env=env)
-    output = wait(slurm, project, job_id)
     assert output.count(f"[setup] uv cache: {scratch}/uv-cache\n") == len(combinations)
     folders = sorted((project / "outputs" / "train_example").iterdir())
     assert len(folders) == len(combinations)
@@ -188,7 +231,7 @@ def test_sweep_runs_one_array_task_per_combination(slurm: Cluster, project: Path
     for folder in folders:
         manifest = read(folder / "manifest.json")
         assert read(folder / "config.json")["epochs"] == 2 and (folder / "results.json").is_file()
-        assert manifest["slurm"]["array_job_id"] == int(job_id)
+        assert manifest["slurm"]["array_job_id"] == int(jobs["sweep"])
         assert manifest["slurm"]["partition"] == PARTITION
         tasks[manifest["slurm"]["array_task_id"]] = manifest["config"]["lr"]
     # Task i ran combination i of the list.
@@ -209,25 +252,11 @@ def test_smoke_test_runs_in_an_allocation(slurm: Cluster, project: Path) -> None
 
 
 def test_requeued_job_resumes_from_its_checkpoint(
-    slurm: Cluster, project: Path, single_node_job: tuple[str, str]
+    slurm: Cluster, project: Path, jobs: dict[str, str], single_node_job: tuple[str, str]
 ) -> None:
-    """`scontrol requeue` mid-run (after the first checkpoint, with steps left that take 10
-    seconds at least): the job stops with a checkpoint, starts again, resumes there, and
-    ends with the same steps and loss as the job that ran straight through."""
-    folder = project / "outputs" / "requeued"
-    job_id = sbatch(
-        slurm, project, ONE_CPU, "scripts/slurm/train-single-node.sbatch", *TRAIN,
-        "--step-pause", "0.3", "--run-dir", "outputs/requeued",
-    )  # fmt: skip
-    metrics = folder / "metrics.jsonl"
-    deadline = time.monotonic() + 300
-    while not (metrics.is_file() and metrics.read_text().strip()):
-        assert slurm.job(job_id)["JobState"] in {"PENDING", "RUNNING"}, output_of(project, job_id)
-        assert time.monotonic() < deadline, "no checkpoint after 300 s"
-        time.sleep(0.2)
-    slurm.command("scontrol", "requeue", job_id)
-    while slurm.job(job_id)["Restarts"] == "0":
-        time.sleep(0.5)
+    """`scontrol requeue` mid-run: the job stops with a checkpoint, starts again, resumes
+    there, and ends with the steps and loss of the job that ran straight through."""
+    job_id, folder = jobs["requeued"], project / "outputs" / "requeued"
     output = wait(slurm, project, job_id)
     stopped = re.search(r"stopped at step (\d+) of 40 by SIGTERM", output)
     assert stopped, output
@@ -245,14 +274,12 @@ def test_requeued_job_resumes_from_its_checkpoint(
     assert "restarts" not in first["slurm"] and second["slurm"]["restarts"] == 1
 
 
-def test_multi_node_job_meets_at_a_rendezvous(slurm: Cluster, project: Path) -> None:
+def test_multi_node_job_meets_at_a_rendezvous(
+    slurm: Cluster, project: Path, jobs: dict[str, str]
+) -> None:
     """torchrun on each node of the job (two where this machine has two names, one
     otherwise), meeting on the first; two processes per node train together."""
-    nodes = len(slurm.nodes)
-    job_id = sbatch(
-        slurm, project, f"--nodes={nodes}", ONE_CPU, "scripts/slurm/train-multi-node.sbatch",
-        *TRAIN, "--run-dir", "outputs/multi-node",
-    )  # fmt: skip
+    nodes, job_id = len(slurm.nodes), jobs["multi-node"]
     output = wait(slurm, project, job_id)
     manifest = read(project / "outputs" / "multi-node" / "manifest.json")
     head = slurm.command("scontrol", "show", "hostnames", manifest["slurm"]["nodes"]).split()[0]
@@ -267,9 +294,9 @@ def test_multi_node_job_meets_at_a_rendezvous(slurm: Cluster, project: Path) -> 
 
 
 def test_job_past_its_time_limit_leaves_a_checkpoint_and_says_how_to_go_on(
-    slurm: Cluster, project: Path, time_limited_job: str
+    slurm: Cluster, project: Path, jobs: dict[str, str]
 ) -> None:
-    output = wait(slurm, project, time_limited_job, state="TIMEOUT")
+    output = wait(slurm, project, jobs["time-limited"], state="TIMEOUT")
     stopped = re.search(
         r"stopped at step (\d+) of 1000 by SIGTERM: checkpoint saved to (\S+)\.", output
     )
