@@ -73,6 +73,7 @@ QUESTION_MODULES: tuple[str, ...] = (
     "pixi",
     "orcid",
     "research",
+    "starters",
 )
 
 

@@ -82,8 +82,10 @@ def restore(merged: str, head: str) -> str:
     for array in setup_env.dependency_arrays(document):
         for index, item in enumerate(list(array)):
             name = canonicalize_name(Requirement(item).name) if isinstance(item, str) else ""
-            if name in record and setup_env.owner(item, record) == "bare":
+            kind = setup_env.owner(item, record) if name in record else ""
+            if kind == "bare":
                 setup_env.replace_item(array, index, setup_env.with_pin(item, record[name]))
+            if kind in ("bare", "set-up"):  # put back, or (no record yet) never taken off
                 kept[name] = record[name]
     return str(setup_env.write_record(tomlkit.dumps(document), kept))
 
