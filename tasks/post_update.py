@@ -246,7 +246,7 @@ def relock(project: Path) -> int:
     except OSError as error:  # a uv that cannot start: a broken download, another platform
         say(
             f"\n!!  Re-locking skipped: the uv at {uv} cannot start ({error}).\n"
-            f"Reinstall it. {UV_INSTALL_HINT}\n"
+            f"{UV_INSTALL_HINT}\n"
             "The update is merged; only the environment is not rebuilt yet. Then run:\n"
             f"    {RELOCK}"
         )
