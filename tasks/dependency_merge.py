@@ -366,7 +366,7 @@ def merge(base: str, ours: str, theirs: str) -> dict[str, Any]:
             item_key(slot.item) for slot in layouts["ours"].slots if slot.inline or any(slot.above)
         )
         items = [[s.item for s in layouts[side].slots] if side in layouts else [] for side in SIDES]
-        entries = merge_entries(*items, commented=commented)
+        entries = merge_entries(items[0], items[1], items[2], commented=commented)
         if entries is None:
             continue
         written = at(documents["ours"], path).as_string()

@@ -144,10 +144,11 @@ def restore_pins(project: Path, staged: str | None) -> bool:
     Whether to re-lock is decided with the pins off on both sides: the merged file against
     what pre_update.py staged. Unchanged: the pins come back as a line merge of the merged
     file with the change from the staged file to the last commit (pins off -> on); where the
-    release changed a line right next to a pin, or the project has no record of its pins yet,
-    dependency_merge.py does it with tomlkit. Changed: the pins stay off for the set-up to
-    pin again, and an empty record marks that every `==` pin left is the user's. A project
-    without a record gets its pins back first (legacy_merge), on both paths.
+    release changed a line right next to a pin, dependency_merge.py does it with tomlkit.
+    Changed: the pins stay off for the set-up to pin again, and an empty record marks that
+    every `==` pin left is the user's. A project without a record (set up before pins were
+    recorded) gets its pins back first, merged per dependency (legacy_merge), and recorded
+    as the set-up's; then the same two paths.
     """
     head = head_text(project, PYPROJECT)
     pyproject = project / PYPROJECT
@@ -155,17 +156,19 @@ def restore_pins(project: Path, staged: str | None) -> bool:
         return True
     merged = pyproject.read_text(encoding="utf-8")
     legacy = staged != head and RECORD_HEADER not in head
-    if legacy:
-        merged, staged = legacy_merge(project, staged, head, merged), head
+    if legacy:  # the pins back now, and recorded as the set-up's (the set-up re-pins them)
+        merged = legacy_merge(project, staged, head, merged)
+        merged = str(call_helper({"action": "restore", "merged": merged, "head": head})["pinned"])
+        staged = head
     same_python = head_text(project, ".python-version") == _read(project / ".python-version")
     has_lock = (project / "uv.lock").is_file()
     if not (same_python and has_lock and lock_inputs(merged) == lock_inputs(staged)):
-        if RECORD_HEADER not in merged and not legacy:
+        if RECORD_HEADER not in merged:
             merged = merged.rstrip("\n") + f"\n\n{RECORD_HEADER}\n"
         pyproject.write_text(merged, encoding="utf-8")
         return True
     conflicts, pinned = (0, merged) if staged == head else merge_file(merged, staged, head)
-    if conflicts or legacy:
+    if conflicts:
         pinned = str(call_helper({"action": "restore", "merged": merged, "head": head})["pinned"])
     pyproject.write_text(pinned, encoding="utf-8")
     return False
