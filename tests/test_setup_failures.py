@@ -248,7 +248,7 @@ def test_a_record_that_is_not_one_refuses_the_update_in_one_line(tmp_path: Path)
         call_helper({"action": "hide", "pyproject": pyproject})
     message = str(refused.value)
     assert "\n" not in message and "Traceback" not in message
-    assert "[tool.setup-env.pinned] is text (\"all of them\"), not a table" in message
+    assert '[tool.setup-env.pinned] is text ("all of them"), not a table' in message
 
 
 def test_a_step_after_lock_without_uv_lock_names_the_lock_step(tmp_path: Path) -> None:
