@@ -41,7 +41,8 @@ TRACKERS = {
     # Offline by default (WANDB_MODE in .env): runs are uploaded later with `wandb sync`.
     "wandb": Tracker("Weights & Biases", ("wandb",), ()),
     # The client without MLflow's server and UI (mlflow is ~600 MB installed), plus what its
-    # local SQLite store needs; `uvx mlflow ui` shows the runs.
+    # local SQLite store needs; scripts/mlflow_ui.py shows the runs (the UI, at the locked
+    # version, run by uvx).
     "mlflow": Tracker("MLflow", ("alembic", "mlflow-skinny", "sqlalchemy"), ("mlflow",)),
 }
 

@@ -172,6 +172,23 @@ def test_mlflow_logs_to_the_local_store(
     assert (project / "outputs" / "mlflow.db").is_file()
 
 
+def test_the_documented_mlflow_viewer_resolves_to_the_locked_mlflow(
+    project_of: ProjectOf,
+) -> None:
+    """The README's viewer runs MLflow's UI at the locked mlflow-skinny's version: the
+    store's schema is that version's, and a UI of another version refuses it. Resolved, not
+    installed (the UI is 600 MB); starting it was checked by hand (issue #20)."""
+    project = project_of("mlflow")
+    readme = (project / "README.md").read_text()
+    assert "`uv run scripts/mlflow_ui.py`" in readme and "see the runs with\n`uvx" not in readme
+    locked = tomllib.loads((project / "uv.lock").read_text())["package"]
+    (skinny,) = [p["version"] for p in locked if p["name"] == "mlflow-skinny"]
+    result = run(["uv", "run", "--locked", "scripts/mlflow_ui.py", "--check"], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    resolved = result.stdout.split("resolves to ")[1].split(";")[0].split(", ")
+    assert {f"mlflow=={skinny}", f"mlflow-skinny=={skinny}"} <= set(resolved), result.stdout
+
+
 # ── Notebooks ─────────────────────────────────────────────────────────────
 
 
