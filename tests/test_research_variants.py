@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import git, render, run
+from conftest import TEMPLATE, git, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +84,24 @@ def test_generated_ci_steps_pass(project_of: ProjectOf, variant: str) -> None:
     for name, command in workflow_steps(project, "ci.yml").items():
         result = run(shlex.split(command), project, timeout=600)
         assert result.returncode == 0, f"{name}: {command}\n{result.stdout}{result.stderr}"
+
+
+def template_pin(name: str) -> str:
+    """A tool's pin in the template's own dev group (`deptry==0.25.1`)."""
+    pins = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    return next(pin for pin in pins if pin.startswith(f"{name}=="))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_import_is_a_declared_dependency(project_of: ProjectOf, variant: str) -> None:
+    """deptry, in the installed project (it maps imports to the installed distributions):
+    with the project's [tool.deptry] settings, then over the tests too, where a dev
+    dependency may be imported (pydantic and nbformat were imported but not declared)."""
+    project = project_of(variant)
+    deptry = ["uv", "run", "--locked", "--with", template_pin("deptry"), "deptry", "."]
+    for options in ([], ["--exclude", r"\.venv", "--ignore", "DEP004"]):
+        result = run([*deptry, *options], project)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 # ── Trackers, offline ─────────────────────────────────────────────────────

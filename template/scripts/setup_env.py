@@ -62,7 +62,16 @@ def load_module(name: str) -> ModuleType:
 
 machine = load_module("machine")
 exits = load_module("exits")
-Exit = exits.Exit
+
+
+class Exit:
+    """exits.py's statuses as typed names (mypy sees the module loaded from its file as Any)."""
+
+    OK: int = exits.Exit.OK
+    FAILED: int = exits.Exit.FAILED
+    USAGE: int = exits.Exit.USAGE
+    INTERRUPTED: int = exits.Exit.INTERRUPTED
+
 
 try:  # `uv run` installs these (the header above); a pixi project's set-up needs none of them
     import tomlkit
@@ -171,10 +180,10 @@ def record_in(document: Mapping[str, Any]) -> dict[str, str] | None:
     if not isinstance(record, Mapping):
         raise InvalidRecord(
             f"pyproject.toml: {RECORD_HEADER} is {_toml_kind(record)} ({_shown(record)}), "
-            "not a table of pins (name = \"version\").",
+            'not a table of pins (name = "version").',
             RECORD_HINT,
         )
-    pins = {}
+    pins: dict[str, str] = {}
     for name, version in record.items():
         if not isinstance(version, str) or not _is_version(version):
             raise InvalidRecord(
@@ -362,7 +371,7 @@ def check_pyproject(path: Path) -> dict[str, Any]:
             problem = str(error).splitlines()[0]
             raise InvalidProject(
                 f"pyproject.toml: {_shown(item)} is not a requirement ({problem}).",
-                f"Write it as a requirement (e.g. \"numpy>=2\"); {edited}",
+                f'Write it as a requirement (e.g. "numpy>=2"); {edited}',
             ) from None
     record_in(document)
     return document
