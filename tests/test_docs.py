@@ -15,7 +15,7 @@ import yaml
 from conftest import TEMPLATE
 from packaging.version import Version
 
-from extensions import compat, containers, cuda, pytorch_facts, torch_releases
+from extensions import compat, containers, cuda, pytorch_facts, starters, torch_releases
 from tasks.recovery import RESTORE
 from tools import docgen, mkdocs_hooks
 
@@ -278,15 +278,11 @@ def update_table() -> dict[str, list[str]]:
 
 
 def test_the_update_table_names_every_template_file_with_what_an_update_does() -> None:
-    """Every file the template writes is in docs/updating.md's table, in the row copier.yml
-    decides: starter code (excluded on update) never touched, the answers file rewritten,
+    """Every file the template writes is in docs/updating.md's table, in the row the template
+    decides: starter code (extensions/starters.py) never touched, the answers file rewritten,
     everything else merged; the never-merged row is copier.yml's _skip_if_exists."""
     config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
-    starter = {
-        re.sub(r"\{%.*?%\}", "", pattern).replace("src/*/", "src/<package>/")
-        for pattern in config["_exclude"]
-        if "_copier_operation == 'update'" in pattern
-    }
+    starter = {path.replace("src/*/", "src/<package>/") for path in starters.STARTERS}
     rows = update_table()
     assert rows["Never merged"] == config["_skip_if_exists"]
     expected_row = {

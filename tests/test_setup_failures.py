@@ -259,3 +259,36 @@ def test_a_step_after_lock_without_uv_lock_names_the_lock_step(tmp_path: Path) -
         assert f"Set-up failed at step '{step}': there is no uv.lock yet" in result.stderr
         assert "What to try: Run the set-up from the 'lock' step." in result.stderr
         assert "Then resume with: uv run scripts/setup_env.py --from lock" in result.stderr
+
+
+def test_update_with_a_uv_that_cannot_start_names_the_step_and_how_to_resume(
+    tagged_template: Path, tmp_path: Path
+) -> None:
+    """The release adds a dependency, so the update re-locks; the uv on PATH is a script
+    whose interpreter is gone (an uninstalled Python): no traceback, the resume command."""
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(tagged_template), str(project),
+        data={"project_name": "Plain", "framework": "none", "python_version": "3.11"},
+        defaults=True, unsafe=True, vcs_ref="v0.1.0", quiet=True,
+    )  # fmt: skip
+    broken = tmp_path / "bin" / "uv"
+    broken.parent.mkdir()
+    broken.write_text("#!/nonexistent/python3\n")
+    broken.chmod(0o755)
+    folders = [d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "uv").exists()]
+    env = os.environ | {"PATH": os.pathsep.join([str(broken.parent), *folders])}
+
+    result = run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "-r", "v0.3.0"],
+        project,
+        env=env,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output and "FileNotFoundError" not in output, output
+    assert f"Re-locking skipped: the uv at {broken} cannot start" in output, output
+    after = output.split("Re-locking skipped")[1]
+    assert "Then run:\n    uv run scripts/setup_env.py --from lock\n" in after
+    assert "Added in v0.2.0." in (project / "README.md").read_text()  # the update is merged
