@@ -299,7 +299,8 @@ def test_the_update_table_names_every_template_file_with_what_an_update_does() -
     stale = [
         s
         for s in spans
-        if rows["Never merged"].count(s) == 0
+        if s not in rows["Never merged"]
+        and not (TEMPLATE / s).is_file()  # a file of this repository, named as the source
         and not any(s == path or (s.endswith("/") and path.startswith(s)) for path in expected_row)
     ]
     assert stale == []
