@@ -51,15 +51,16 @@ from typing import Any, BinaryIO
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def load_machine() -> ModuleType:
-    """src/<package>/machine.py, the machine facts, loaded from its file.
+def load_module(name: str) -> ModuleType:
+    """src/<package>/<name>.py loaded from its file: machine.py (the machine facts), exits.py
+    (the exit statuses of the project's commands).
 
-    Not imported as `<package>.machine`: the package is not installed yet, and importing it
-    would run its __init__.py, which may need what is not installed. machine.py needs only
+    Not imported as `<package>.<name>`: the package is not installed yet, and importing it
+    would run its __init__.py, which may need what is not installed. Both modules need only
     the standard library.
     """
-    path = next((PROJECT / "src").glob("*/machine.py"))
-    spec = importlib.util.spec_from_file_location("machine", path)
+    path = next((PROJECT / "src").glob(f"*/{name}.py"))
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
@@ -67,13 +68,24 @@ def load_machine() -> ModuleType:
     return module
 
 
-machine = load_machine()
+machine = load_module("machine")
+exits = load_module("exits")
+
+
+class Exit:
+    """exits.py's statuses as typed names (mypy sees the module loaded from its file as Any)."""
+
+    OK: int = exits.Exit.OK
+    FAILED: int = exits.Exit.FAILED
+    USAGE: int = exits.Exit.USAGE
+    INTERRUPTED: int = exits.Exit.INTERRUPTED
+
 
 try:  # `uv run` installs these (the header above); a pixi project's set-up needs none of them
     import tomlkit
     from dotenv import dotenv_values
     from packaging.markers import Marker
-    from packaging.requirements import Requirement
+    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
     from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
     from packaging.version import Version
@@ -86,13 +98,27 @@ RESUME = "uv run scripts/setup_env.py --from {step}"
 
 
 class StepFailed(Exception):
-    """A step failed; the message says why, and `hint` what to try when the step's own
-    hint does not fit the cause."""
+    """A step failed; the message says why, `hint` what to try when the step's own hint
+    does not fit the cause, and `resume` the step to resume from when it is not this one."""
 
-    def __init__(self, message: str, hint: str = "", output: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", resume: str = "", output: str = "") -> None:
         super().__init__(message)
         self.hint = hint
+        self.resume = resume
         self.output = output  # everything the failed command wrote to stderr
+
+
+class InvalidProject(ValueError):
+    """pyproject.toml cannot be set up as it is: the message names the problem (one line),
+    `hint` says how to repair it. The set-up and `upgrade` stop before doing anything."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class InvalidRecord(InvalidProject):
+    """[tool.setup-env.pinned] is not a table of versions."""
 
 
 DAMAGED_LOCK = "Failed to parse `uv.lock`"
@@ -145,12 +171,56 @@ def without_pin(requirement: str) -> str:
     return requirement if parts is None else parts[0] + parts[2]
 
 
+RECORD_HINT = (
+    "The set-up writes this table: restore it with `git checkout -- pyproject.toml` (or `git "
+    'diff pyproject.toml` to see what changed), or write each entry as numpy = "2.3.5", the '
+    "version of the dependency's == pin."
+)
+
+
 def record_in(document: Mapping[str, Any]) -> dict[str, str] | None:
-    """The set-up's recorded pins (canonical name -> version); None where none was written."""
-    record = document.get("tool", {}).get("setup-env", {}).get("pinned")
+    """The set-up's recorded pins (canonical name -> version); None where none was written.
+
+    InvalidRecord when the record is not a table of versions.
+    """
+    setup = document.get("tool", {}).get("setup-env", {})
+    record = setup.get("pinned") if isinstance(setup, Mapping) else setup
     if record is None:
         return None
-    return {canonicalize_name(name): str(version) for name, version in record.items()}
+    if not isinstance(record, Mapping):
+        raise InvalidRecord(
+            f"pyproject.toml: {RECORD_HEADER} is {_toml_kind(record)} ({_shown(record)}), "
+            'not a table of pins (name = "version").',
+            RECORD_HINT,
+        )
+    pins: dict[str, str] = {}
+    for name, version in record.items():
+        if not isinstance(version, str) or not _is_version(version):
+            raise InvalidRecord(
+                f"pyproject.toml: {RECORD_HEADER} {name} = {_shown(version)} is not a version.",
+                RECORD_HINT,
+            )
+        pins[canonicalize_name(name)] = str(version)
+    return pins
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except ValueError:  # packaging's InvalidVersion
+        return False
+    return True
+
+
+def _toml_kind(value: object) -> str:
+    kinds = {str: "text", bool: "true or false", int: "a number", float: "a number", list: "a list"}
+    return next((kind for type_, kind in kinds.items() if isinstance(value, type_)), "a value")
+
+
+def _shown(value: object) -> str:
+    """`value` on one line, cut when long."""
+    text = " ".join(json.dumps(value, default=str, ensure_ascii=False).split())
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def set_up_pins(document: Mapping[str, Any]) -> dict[str, str] | None:
@@ -294,6 +364,29 @@ def yours(pyproject_text: str) -> list[str]:
     return [item for item in requirements_in(document) if owner(item, record) == "yours"]
 
 
+def check_pyproject(path: Path) -> dict[str, Any]:
+    """pyproject.toml parsed, when the set-up can work on it; else InvalidProject naming the
+    problem: not TOML, a dependency that is not a requirement, a record that is not one."""
+    edited = "`git diff pyproject.toml` shows what changed since the last commit."
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidProject(f"there is no {path}.", "Run the set-up in the project.") from None
+    except (OSError, ValueError) as error:  # unreadable, not UTF-8, not TOML
+        raise InvalidProject(f"pyproject.toml cannot be read: {error}.", edited) from None
+    for item in requirements_in(document):
+        try:
+            Requirement(item)
+        except InvalidRequirement as error:
+            problem = str(error).splitlines()[0]
+            raise InvalidProject(
+                f"pyproject.toml: {_shown(item)} is not a requirement ({problem}).",
+                f'Write it as a requirement (e.g. "numpy>=2"); {edited}',
+            ) from None
+    record_in(document)
+    return document
+
+
 # ── Steps ──────────────────────────────────────────────────────────────────
 
 
@@ -340,7 +433,7 @@ def run(command: list[str]) -> None:
         raise StepFailed(
             f"'{shown}' exited with {code}:\n{output}",
             DAMAGED_LOCK_HINT if damaged_lock else "",
-            "".join(written),
+            output="".join(written),
         )
 
 
@@ -368,13 +461,25 @@ def lock() -> None:
         raise
 
 
+def lock_text() -> str:
+    """uv.lock's text; a StepFailed that resumes from 'lock' when there is none yet."""
+    path = PROJECT / "uv.lock"
+    if not path.is_file():
+        raise StepFailed(
+            "there is no uv.lock yet: the 'lock' step writes it.",
+            "Run the set-up from the 'lock' step.",
+            resume="lock",
+        )
+    return path.read_text(encoding="utf-8")
+
+
 def pin() -> None:
     pyproject = PROJECT / "pyproject.toml"
     before = pyproject.read_text(encoding="utf-8")
-    locked = locked_versions((PROJECT / "uv.lock").read_text(encoding="utf-8"))
+    locked = locked_versions(lock_text())
     if set_up_pins(tomllib.loads(before)) is None:
         print("    set up before pins were recorded: every == pin is taken as the set-up's.")
-    after = pin_pyproject(before, (PROJECT / "uv.lock").read_text(encoding="utf-8"))
+    after = pin_pyproject(before, lock_text())
     for requirement in yours(after):
         name = canonicalize_name(Requirement(requirement).name)
         version = " / ".join(sorted(locked.get(name, set()))) or "not locked"
@@ -519,6 +624,7 @@ def verify() -> None:
     (uv was seen folding platform forks when re-locking from a warm cache): such a lock is
     made again from the indexes once, and if it still fails, the set-up stops here.
     """
+    lock_text()  # there is one
     problems = lock_problems()
     if not problems:
         print(f"    uv.lock installs on {', '.join(n for n, _ in target_platforms(_pyproject()))}.")
@@ -557,6 +663,7 @@ def choose_extra(extras: list[str], requested: str, gpu: str | None) -> str:
 
 
 def sync() -> None:
+    lock_text()  # there is one
     extra = chosen_extra()
     run([uv(), "sync", "--locked", *(["--extra", extra] if extra else [])])
 
@@ -580,6 +687,7 @@ def chosen_extra() -> str | None:
 
 
 def check() -> None:
+    lock_text()  # there is one
     run([uv(), "run", "--locked", "scripts/smoke_test.py", "--quick"])
     # The project's own checks (README, "Checks") must at least start.
     for tool in ("pytest", "ruff", "mypy"):
@@ -638,28 +746,32 @@ STEPS = (
 
 
 def run_steps(
-    todo: Sequence[Step], *, resumable: bool = True, resume: Callable[[str], str] | None = None
+    todo: Sequence[Step],
+    *,
+    resumable: bool = True,
+    resume_command: Callable[[str], str] | None = None,
 ) -> bool:
     """Run the steps in order; at a failure, say which step, why and what to try.
 
-    `resume` gives the command that resumes at a step (default: RESUME).
+    `resume_command` gives the command that resumes at a step (default: RESUME's).
     """
-    resume = resume or (lambda name: RESUME.format(step=name))
+    command = resume_command or (lambda name: RESUME.format(step=name))
     for number, step in enumerate(todo, start=1):
         print(f"==> [{number}/{len(todo)}] {step.title}", flush=True)
         try:
             step.action()
         except (StepFailed, OSError) as error:
             hint = (error.hint if isinstance(error, StepFailed) else "") or step.hint
+            resume = (error.resume if isinstance(error, StepFailed) else "") or step.name
             print(f"\n!!  Set-up failed at step '{step.name}': {error}", file=sys.stderr)
             print(f"    What to try: {hint}", file=sys.stderr)
             if resumable:
-                print(f"    Then resume with: {resume(step.name)}", file=sys.stderr)
+                print(f"    Then resume with: {command(resume)}", file=sys.stderr)
             return False
         except KeyboardInterrupt:
             print(f"\n!!  Interrupted at step '{step.name}'.", file=sys.stderr)
             if resumable:
-                print(f"    Resume with: {resume(step.name)}", file=sys.stderr)
+                print(f"    Resume with: {command(step.name)}", file=sys.stderr)
             raise
     return True
 
@@ -749,11 +861,25 @@ def direct_versions(pyproject_text: str, lock_text: str) -> dict[str, str]:
     }
 
 
-def moves(before: dict[str, str], after: dict[str, str], held: dict[str, str]) -> list[str]:
-    """One line per direct dependency: `name old → new`, unchanged, or held by your pin."""
-    lines = []
+def moves(
+    before: dict[str, str],
+    after: dict[str, str],
+    held: dict[str, str],
+    asked: Sequence[str] = (),
+) -> list[str]:
+    """One line per direct dependency asked to move (every one, when `asked` is empty):
+    `name old → new`, unchanged, or held by your pin. Of the others, only those that moved
+    anyway (a newer version of one asked for needs them) get a line; a last line counts
+    those that were not asked and kept their version."""
+    lines, kept = [], 0
     for name, new in after.items():
         old = before.get(name)
+        if asked and name not in asked:
+            if old is not None and old != new:
+                lines.append(f"    {name} {old} → {new} (not asked: moved with {', '.join(asked)})")
+            elif old is not None:
+                kept += 1
+            continue
         if name in held:
             lines.append(f"    {name} {new}: held by your pin ({held[name]})")
         elif old is None:
@@ -762,6 +888,8 @@ def moves(before: dict[str, str], after: dict[str, str], held: dict[str, str]) -
             lines.append(f"    {name} {old} → {new}")
         else:
             lines.append(f"    {name} {new}: unchanged (the newest allowed)")
+    if kept:
+        lines.append(f"    ({kept} other direct dependencies not asked to move: kept as locked)")
     return lines
 
 
@@ -769,7 +897,7 @@ def upgrade(names: Sequence[str]) -> int:
     pyproject, lockfile = PROJECT / "pyproject.toml", PROJECT / "uv.lock"
     if not lockfile.is_file():
         print("!!  No uv.lock yet: run `uv run scripts/setup_env.py` first.", file=sys.stderr)
-        return 1
+        return Exit.USAGE
     saved = {path: path.read_bytes() for path in (pyproject, lockfile)}
     text, lock_text = (saved[path].decode("utf-8") for path in (pyproject, lockfile))
     before = direct_versions(text, lock_text)
@@ -777,7 +905,7 @@ def upgrade(names: Sequence[str]) -> int:
         plan = upgrade_plan(text, names)
     except StepFailed as error:
         print(f"!!  Nothing upgraded: {error}", file=sys.stderr)
-        return 1
+        return Exit.USAGE
     options = [f"--upgrade-package={name}" for name in plan.packages] or ["--upgrade"]
     what = " ".join(plan.packages) or "every dependency"
     relock = Step(
@@ -796,20 +924,20 @@ def upgrade(names: Sequence[str]) -> int:
             "    Re-install them with: uv run scripts/setup_env.py --from sync",
             file=sys.stderr,
         )
-        return 130
+        return Exit.INTERRUPTED
     if not done:
         restore(saved)
         print("    Upgrade undone: pyproject.toml and uv.lock are as they were.", file=sys.stderr)
         print("==> Re-installing the previous environment", flush=True)
         run_steps(steps_from("sync")[:1])
-        return 1
+        return Exit.FAILED
     after = direct_versions(pyproject.read_text(encoding="utf-8"), lockfile.read_text("utf-8"))
     print("==> Upgraded (old → new):", flush=True)
-    print("\n".join(moves(before, after, plan.held)), flush=True)
+    print("\n".join(moves(before, after, plan.held, plan.packages)), flush=True)
     if plan.held:
         example = next(iter(plan.held))
         print(f"    Your own pins hold; name a package to move it (upgrade {example}).")
-    return 0
+    return Exit.OK
 
 
 def restore(saved: dict[Path, bytes]) -> None:
@@ -1200,22 +1328,25 @@ def write_wheelhouse(folder: Path, names: Sequence[str], extras: Sequence[str]) 
     builds = torch_extras(text)
     unknown = [name for name in names if name not in targets]
     if unknown:
-        print(
-            f"!!  --platform {', '.join(unknown)}: not a platform this project locks "
-            f"({', '.join(targets)}; [tool.uv] required-environments).",
-            file=sys.stderr,
+        problem = (
+            f"--platform {', '.join(unknown)}: not a platform this project locks "
+            f"({', '.join(targets)}; [tool.uv] required-environments)."
         )
-        return 2
+        print(
+            exits.message(problem, "Name one of those, or leave --platform out."), file=sys.stderr
+        )
+        return Exit.USAGE
     if stray := [extra for extra in extras if extra not in builds]:
         offered = f"its builds are {', '.join(builds)}" if builds else "it has one build"
+        problem = f"--extra {', '.join(stray)}: not a build of this project ({offered})."
         print(
-            f"!!  --extra {', '.join(stray)}: not a build of this project ({offered}).",
-            file=sys.stderr,
+            exits.message(problem, "Name one of its builds, or leave --extra out."), file=sys.stderr
         )
-        return 2
+        return Exit.USAGE
     if not (PROJECT / "uv.lock").is_file():
-        print("!!  No uv.lock yet: run `uv run scripts/setup_env.py` first.", file=sys.stderr)
-        return 1
+        hint = "Run `uv run scripts/setup_env.py` first: it locks, pins and checks."
+        print(exits.message("There is no uv.lock yet.", hint), file=sys.stderr)
+        return Exit.USAGE
     platforms = [name for name in targets if name in names] or targets
     chosen_extras = [extra for extra in builds if extra in extras] or builds
     folder = folder.resolve()
@@ -1319,15 +1450,15 @@ def write_wheelhouse(folder: Path, names: Sequence[str], extras: Sequence[str]) 
     )
     try:
         if not run_steps(steps, resumable=False):
-            return 1
+            return Exit.FAILED
     except KeyboardInterrupt:
-        return 130
+        return Exit.INTERRUPTED
     use = WHEELHOUSE_USE.format(folder=shlex.quote(str(folder)))
     print(
         f"==> Wheelhouse ready. On a node without network, from the project's root:\n    {use}",
         flush=True,
     )
-    return 0
+    return Exit.OK
 
 
 # The node's side: `--wheelhouse DIR` runs env, this check, the install below, and check.
@@ -1353,6 +1484,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def check_wheelhouse(folder: Path) -> None:
+    lock_text()  # there is one
     manifest = read_manifest(folder)
     write = WHEELHOUSE_WRITE.format(folder=folder)
     if manifest["lock_sha256"] != sha256_of(PROJECT / "uv.lock"):
@@ -1524,7 +1656,7 @@ def set_up_pixi(pixi_table: Mapping[str, Any]) -> int:
         )
         if cuda_without_driver:
             print(override_hint(cuda_without_driver))
-        return 1
+        return Exit.FAILED
     lock_env = dict(env)
     if cuda_without_driver and CUDA_OVERRIDE not in env:
         # Solving needs no GPU, but pixi checks the CUDA platform's packages against the
@@ -1532,13 +1664,13 @@ def set_up_pixi(pixi_table: Mapping[str, Any]) -> int:
         lock_env[CUDA_OVERRIDE] = cuda_without_driver
         print(f"==> No NVIDIA driver here: solving with {CUDA_OVERRIDE}={cuda_without_driver}")
     if not run_pixi("Solving every platform into pixi.lock", ["lock"], lock_env):
-        return 1
+        return Exit.FAILED
     if not run_pixi("Installing this machine's platform", ["install", "--locked"], env):
-        return 1
+        return Exit.FAILED
     print(f"==> Environment ready. Next: {here()} && pixi run test", flush=True)
     if cuda_without_driver and CUDA_OVERRIDE not in env:
         print(override_hint(cuda_without_driver))
-    return 0
+    return Exit.OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1592,17 +1724,22 @@ def main(argv: list[str] | None = None) -> int:
     if machine.manager(pyproject) == "pixi":
         if args.command == "upgrade":
             print("!!  A pixi project upgrades with `pixi update`.", file=sys.stderr)
-            return 1
+            return Exit.USAGE
         if args.command == "wheelhouse" or args.wheelhouse:
             print(
                 "!!  A wheelhouse carries a uv project; pixi projects: `pixi-pack`.",
                 file=sys.stderr,
             )
-            return 1
+            return Exit.USAGE
         return set_up_pixi(pyproject["tool"]["pixi"])
     if args.wheelhouse and args.command:
         print(f"!!  --wheelhouse installs; `{args.command}` needs an index.", file=sys.stderr)
-        return 2
+        return Exit.USAGE
+    try:
+        check_pyproject(PROJECT / "pyproject.toml")
+    except InvalidProject as error:
+        print(exits.message(f"{error} Nothing was changed.", error.hint), file=sys.stderr)
+        return Exit.USAGE
     if args.command == "upgrade":
         return upgrade(args.packages)
     if args.command == "wheelhouse":
@@ -1620,15 +1757,15 @@ def main(argv: list[str] | None = None) -> int:
         command = f"uv run scripts/setup_env.py --wheelhouse {shlex.quote(str(folder))}"
         resume = lambda name: f"{command} --from {'sync' if name == 'wheelhouse' else name}"  # noqa: E731
     try:
-        if not run_steps(todo, resume=resume):
-            return 1
+        if not run_steps(todo, resume_command=resume):
+            return Exit.FAILED
     except KeyboardInterrupt:
-        return 130
+        return Exit.INTERRUPTED
     if todo[-1] is not STEPS[-1]:
         print(f"==> Stopped after '{args.until}', as asked: nothing after it was done.", flush=True)
-        return 0
+        return Exit.OK
     print("==> Environment ready: uv run pytest runs the tests.", flush=True)
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":
