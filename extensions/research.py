@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import cuda, torch_index
+from . import cuda, torch_index, wheel_folder
 from .containers import gpu_vendor, runtime_image
 from .slurm import sync_options
 from .tool_versions import PIP_AUDIT, UV
@@ -165,4 +165,19 @@ def research_plan(
     )
 
 
-FILTERS = {"cooloff_error": cooloff_error}
+def devcontainer_error(
+    devcontainer: object, framework: str = "pytorch", torch_index_url: str = ""
+) -> str:
+    """A dev container cannot see a local wheel folder (uv.lock records its path)."""
+    wanted = devcontainer is True or str(devcontainer).strip().lower() in ("true", "yes", "1")
+    local = bool(torch_index_url) and wheel_folder.local_folder(torch_index_url) is not None
+    if not (wanted and local and framework == "pytorch"):
+        return ""
+    return (
+        f"PyTorch comes from the local folder {torch_index_url}, which a dev container cannot "
+        "see (uv.lock records its path). Answer no, or go back and give torch_index_url as "
+        "a mirror URL."
+    )
+
+
+FILTERS = {"cooloff_error": cooloff_error, "devcontainer_error": devcontainer_error}

@@ -16,7 +16,7 @@ from typing import Any
 
 import copier
 import pytest
-from conftest import git, release, run, template_clone
+from conftest import ALL_PLATFORMS, git, release, run, template_clone
 from test_update import update, user_copy
 from torch_matrix import label, would_install
 
@@ -39,6 +39,7 @@ def cpu_project(tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path) 
             "accelerator": "cpu",
             "torch_version": "2.13",
             "torch_index_url": str(stand_in_index),
+            "platforms": ALL_PLATFORMS,
         },
         defaults=True,
         unsafe=True,
