@@ -342,7 +342,7 @@ def run(command: list[str]) -> None:
     if code != 0:
         gap = platform_gap("\n".join(said))
         if gap is not None:
-            raise StepFailed(*gap.explained())
+            raise StepFailed(*gap)
         output = "\n".join(f"    {line}" for line in said[-8:]) or "    (no output)"
         shown = " ".join([Path(command[0]).name, *command[1:]])
         raise StepFailed(
@@ -363,7 +363,9 @@ def run(command: list[str]) -> None:
 # platforms.
 
 _NO_WHEELS = re.compile(r"\b(?:has|have) no `(?P<marker>[^`]+)`-compatible wheels")
-_SPLIT = re.compile(r"resolving dependencies for split \(markers: (?P<marker>.+?)\)\s*$", re.M)
+_SPLIT = re.compile(
+    r"resolving dependencies for split \(markers: (?P<marker>.+?)\)(?= cause:| hint:|$)"
+)
 _CLAUSE = re.compile(r"\b(?:Because|because|all of:)")
 _DEPENDS = re.compile(r"your project depends on (?P<requirement>[^\s,]+)")
 _NO_WHEEL_HERE = re.compile(
@@ -426,6 +428,11 @@ class PlatformGap:
     platform: Any  # the platform it lacks (a record of platforms.py)
     targets: tuple[Any, ...]  # the project's platforms
     routed: bool = False  # taken from an index of its own ([tool.uv.sources]: PyTorch's)
+    written: str = ""  # the requirement as pyproject.toml has it, without its marker
+
+    def __post_init__(self) -> None:
+        if not self.written:
+            object.__setattr__(self, "written", self.package)
 
     def explained(self) -> tuple[str, str]:
         """The failure in one sentence, and what to try (for StepFailed)."""
@@ -436,52 +443,58 @@ class PlatformGap:
             f"platforms this project's lock is made for "
             f"({', '.join(p.label for p in self.targets)})."
         )
-        kept = [p for p in self.targets if p != self.platform]
-        linux = [p for p in kept if p.sys_platform == "linux"]
-        if self.platform.sys_platform != "linux" and linux:
-            marked = (
-                "sys_platform == 'linux'"
-                if len(linux) == len([p for p in self.targets if p.sys_platform == "linux"])
-                else table.marker_for(linux, list(self.targets))
-            )
-        else:
-            marked = table.marker_for(kept, list(self.targets)) if kept else ""
+        kept = self.kept()
         ways = []
         if self.routed:
             ways.append(
                 f"choose a PyTorch build with wheels for {self.platform.label} (copier update "
                 "... -d accelerator=cpu; the README's PyTorch section)"
             )
-        elif marked:
+        elif kept:
+            marked = f"{self.written}; {table.marker_for(kept, list(self.targets))}"
             ways.append(
-                "add it for the platforms it has wheels for, with a marker (code that imports "
-                f'it then runs there only):\n        uv add "{self.package}; {marked}"'
+                f"add it for {', '.join(p.label for p in kept)} only, with a marker (code that "
+                "imports it then runs there only):\n        "
+                f'uv remove --frozen {self.package} && uv add "{marked}"'
             )
         if kept:
             ways.append(
-                f"or make the lock for fewer platforms (this re-locks):\n        "
-                f"{table.update_command(kept)}"
+                "or make the lock for fewer platforms (the update re-locks):\n        "
+                + table.update_command(kept)
             )
         else:
-            ways.append(
-                f"or choose another version or package: this project targets "
-                f"{self.platform.label} only"
+            return message, (
+                f"This project targets {self.platform.label} only: choose another version of "
+                f"{self.package}, or another package."
             )
-        return message, "Either " + "\n    ".join(ways) + "."
+        return message, "Either " + "\n    ".join(ways)
+
+    def kept(self) -> list[Any]:
+        """The platforms to keep: those a package missing on this one most likely has wheels
+        for (Linux, when it lacks another system; Linux x86_64, when it lacks aarch64)."""
+        others = [p for p in self.targets if p != self.platform]
+        linux = [p for p in others if p.sys_platform == "linux"]
+        if self.platform.sys_platform != "linux" and linux:
+            return linux
+        x86 = [p for p in linux if p.machine == "x86_64"]
+        return x86 if self.platform.sys_platform == "linux" and x86 else others
 
 
-def platform_gap(output: str, platform: Any = None) -> PlatformGap | None:
-    """The package a failed uv command found without wheels for a target platform, if any.
+def platform_gap(output: str, platform: Any = None) -> tuple[str, str] | None:
+    """What a failed uv command means when it found a package without wheels for one of the
+    project's platforms: (the failure, what to try); None for any other failure.
 
     `platform`: the platform the command was run for (the verify step's dry runs).
     """
     try:
-        return _platform_gap(output, platform)
+        gap = _platform_gap(output, platform)
+        return gap.explained() if gap is not None else None
     except Exception:  # explaining is a courtesy: uv's own words are shown above it anyway
         return None
 
 
 def _platform_gap(output: str, platform: Any) -> PlatformGap | None:
+    output = " ".join(output.split())  # uv wraps long lines (a long path) where it likes
     document = tomllib.loads(_pyproject())
     targets = target_platforms(_pyproject())
     if not targets:
@@ -512,8 +525,20 @@ def _platform_gap(output: str, platform: Any) -> PlatformGap | None:
         if missing_one in direct
         else next((name for name in depended if name in direct), missing_one)
     )
-    routed = any(package in family for family in index_families(document))
-    return PlatformGap(package, missing_one, where[0], tuple(targets), routed)
+    routed = any(
+        package in family and any(name.startswith("pytorch-") for name in indexes)
+        for indexes, family in index_families_by_name(document)
+    )
+    record = set_up_pins(document)
+    written = next(
+        (  # as written, without the set-up's own pin (uv add pins it again) and the marker
+            (without_pin(item) if owner(item, record) == "set-up" else item).split(";")[0].strip()
+            for item in requirements_in(document)
+            if canonicalize_name(Requirement(item).name) == package
+        ),
+        package,
+    )
+    return PlatformGap(package, missing_one, where[0], tuple(targets), routed, written)
 
 
 def uv() -> str:
@@ -668,7 +693,7 @@ def verify() -> None:
     for problem in problems:
         gap = platform_gap(problem.said, problem.platform)
         if gap is not None:
-            raise StepFailed(*gap.explained())
+            raise StepFailed(*gap)
     if problems:
         listed = "".join(f"\n      {problem}" for problem in problems)
         raise StepFailed(f"uv.lock does not install on:{listed}")
@@ -808,6 +833,22 @@ def steps_from(name: str) -> tuple[Step, ...]:
 # then pins, installs and checks as the set-up does. Your ranges are respected (uv moves within
 # them); your own pins hold, unless you name the package, which hands its pin to the set-up.
 # Any failure puts pyproject.toml and uv.lock back as they were and re-installs them.
+
+
+def index_families_by_name(document: Mapping[str, Any]) -> list[tuple[set[str], set[str]]]:
+    """Like index_families, each family with the names of the indexes it comes from."""
+    sources = document.get("tool", {}).get("uv", {}).get("sources", {})
+    found: list[tuple[set[str], set[str]]] = []
+    for family in index_families(document):
+        names = {
+            entry["index"]
+            for name, entries in sources.items()
+            if canonicalize_name(name) in family
+            for entry in (entries if isinstance(entries, list) else [entries])
+            if "index" in entry
+        }
+        found.append((names, family))
+    return found
 
 
 def index_families(document: Mapping[str, Any]) -> list[set[str]]:
