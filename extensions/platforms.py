@@ -72,7 +72,7 @@ def this_platform(environ: Mapping[str, str] = os.environ) -> str | None:
 
 def platform_choices() -> str:
     """copier.yml choices (label -> name) as JSON, which copier parses as YAML."""
-    return json.dumps({f"{p.name} ({WHERE[p.name]})": p.name for p in pytorch_facts.PLATFORMS})
+    return json.dumps({f"{p.name}: {WHERE[p.name]}": p.name for p in pytorch_facts.PLATFORMS})
 
 
 def labels(names: Sequence[str]) -> str:
