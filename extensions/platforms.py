@@ -8,7 +8,8 @@ The default fits where the project will run, in this order:
 
 1. a project that is already there keeps what its pyproject.toml targets (`copier update`
    of a project generated before the question existed: its lock covered every platform,
-   unless someone narrowed `required-environments` by hand, which is kept too);
+   with or without `required-environments`, unless someone narrowed them by hand, which is
+   kept too);
 2. otherwise this machine's platform (where the researcher works) and Linux x86_64 (where
    clusters and CI runners are), so that Linux-only packages (triton, cupy, vllm) can be
    added, while Windows and Linux aarch64 are added by whoever needs them. A lab sets its
@@ -85,13 +86,18 @@ def ordered(names: Sequence[str]) -> list[str]:
 
 
 def targeted_by(pyproject: Path) -> list[str] | None:
-    """The platforms an existing pyproject.toml's lock targets (its required-environments);
-    None when there is no such file or it names none."""
+    """The platforms an existing pyproject.toml's lock targets: those its
+    required-environments names, or every one when it names none (a lock made before the
+    template wrote them covers every platform); None when there is no project there."""
     try:
         document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
+    if "project" not in document:
+        return None
     written = document.get("tool", {}).get("uv", {}).get("required-environments")
+    if written is None:
+        return list(NAMES)
     if not isinstance(written, list) or not all(isinstance(item, str) for item in written):
         return None
     try:

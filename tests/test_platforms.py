@@ -127,12 +127,14 @@ def test_an_existing_project_keeps_the_platforms_its_pyproject_targets(tmp_path:
     """`copier update` of a project generated before the question: the default is what its
     lock was made for (all four then, or a subset narrowed by hand), not this machine's."""
     (tmp_path / "pyproject.toml").write_text(
-        "[tool.uv]\nrequired-environments = [\n"
+        "[project]\nname = 'x'\n\n[tool.uv]\nrequired-environments = [\n"
         f'    "{TABLE["linux-x86_64"].marker}",\n    "{TABLE["macos-arm64"].marker}",\n]\n'
     )
     assert json.loads(platforms.default_platforms(tmp_path)) == ["linux-x86_64", "macos-arm64"]
     assert "already targets" in platforms.platforms_help(tmp_path)
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")  # before #11: all
+    assert json.loads(platforms.default_platforms(tmp_path)) == ALL_PLATFORMS
+    (tmp_path / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")  # no project
     assert json.loads(platforms.default_platforms(tmp_path)) == [SUITE_PLATFORM]
 
 
