@@ -12,6 +12,7 @@ asking for it is refused with the way out (a mirror URL the runners reach).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import torch_index, wheel_folder
@@ -70,9 +71,35 @@ def ci_provider_default(framework: str = "pytorch", torch_index_url: str = "") -
     return "none" if _local(framework, torch_index_url) else "github"
 
 
+# The GitHub runner of each platform the lock can target: CI runs on the first the project
+# targets, in the table's order (Linux x86_64 whenever it is one of them).
+GITHUB_RUNNERS = {
+    "linux-x86_64": "ubuntu-latest",
+    "linux-aarch64": "ubuntu-24.04-arm",
+    "windows-x86_64": "windows-latest",
+    "macos-arm64": "macos-latest",
+}
+GITLAB_PLATFORM = "linux-x86_64"  # what the uv image runs on GitLab's shared runners
+
+
+def github_runner(platforms: Sequence[str]) -> str:
+    """The runner CI installs the lock on: one of the platforms it is made for."""
+    found = (GITHUB_RUNNERS[name] for name in GITHUB_RUNNERS if name in platforms)
+    return next(found, "ubuntu-latest")
+
+
 def ci_provider_error(
-    ci_provider: str, framework: str = "pytorch", torch_index_url: str = ""
+    ci_provider: str,
+    framework: str = "pytorch",
+    torch_index_url: str = "",
+    platforms: Sequence[str] | None = None,
 ) -> str:
+    if ci_provider == "gitlab" and platforms is not None and GITLAB_PLATFORM not in platforms:
+        return (
+            "GitLab CI runs the checks in a Linux x86_64 container, a platform this project's "
+            f"lock is not made for ({', '.join(platforms)}). Add {GITLAB_PLATFORM} to "
+            "platforms, or choose github (its runners include macOS, Windows and ARM) or none."
+        )
     if ci_provider == "none" or not _local(framework, torch_index_url):
         return ""
     return (

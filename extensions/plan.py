@@ -150,6 +150,7 @@ class Plan:
     pixi: pixi.PixiPlan | None
     # 4. Installation
     ci: ci.Commands
+    ci_runner: str  # the GitHub runner CI installs the lock on (one of the platforms)
     actions: dict[str, str]
     pre_commit_hooks: str
     slurm: slurm.SlurmPlan | None
@@ -275,6 +276,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         torch_cpu_platforms=torch.cpu_platforms if torch else None,
         pixi=pixi_plan,
         ci=ci.ci_commands(answers.env_manager, torch_plan),
+        ci_runner=ci.github_runner([p.name for p in targets]),
         actions=ci.ACTIONS,
         pre_commit_hooks=PRE_COMMIT_HOOKS,
         slurm=slurm_plan,

@@ -237,6 +237,21 @@ def test_markers_tell_apart_only_the_chosen_platforms() -> None:
             id="pixi-windows",
         ),
         pytest.param({"platforms": ["linux-riscv64"]}, "Invalid choice", id="unknown"),
+        pytest.param(
+            {"platforms": ["macos-arm64"], "ci_provider": "gitlab"},
+            "GitLab CI runs the checks in a Linux x86_64 container",
+            id="gitlab-without-linux",
+        ),
+        pytest.param(
+            {"platforms": ["macos-arm64", "windows-x86_64"], "container": "docker"},
+            "Container images run Linux",
+            id="container-without-linux",
+        ),
+        pytest.param(
+            {"platforms": ["macos-arm64"], "devcontainer": True},
+            "A dev container runs Linux",
+            id="devcontainer-without-linux",
+        ),
     ],
 )
 def test_answers_no_lock_can_serve_are_refused(
