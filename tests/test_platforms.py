@@ -248,6 +248,11 @@ def test_markers_tell_apart_only_the_chosen_platforms() -> None:
             id="container-without-linux",
         ),
         pytest.param(
+            {"platforms": ["macos-arm64"], "include_slurm": True},
+            "SLURM clusters run Linux",
+            id="slurm-without-linux",
+        ),
+        pytest.param(
             {"platforms": ["macos-arm64"], "devcontainer": True},
             "A dev container runs Linux",
             id="devcontainer-without-linux",
