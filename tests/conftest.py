@@ -244,16 +244,18 @@ def tagged_template(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def torch_project(
-    tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path, real_torch_line: str
+    tmp_path_factory: pytest.TempPathFactory, stand_in_server: str, real_torch_line: str
 ) -> Path:
     """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced.
 
-    With the SLURM/torchrun files, so their code is linted and tested with the rest.
+    With the SLURM/torchrun files, so their code is linted and tested with the rest. Its
+    PyTorch index is the replica served as a mirror URL (not a local folder, which CI cannot
+    see and the template therefore gives no CI), so that its CI steps are run too.
     """
     destination = tmp_path_factory.mktemp("generated") / "protein-folding"
     return render(
         destination,
-        torch_index_url=str(local_torch_index),
+        torch_index_url=stand_in_server,
         torch_version=real_torch_line,
         extra_dependencies="einops",
         include_slurm=True,
