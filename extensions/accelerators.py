@@ -58,9 +58,6 @@ def torch_version_choices(torch_index_url: str = "") -> str:
     return json.dumps(choices)
 
 
-DEFAULT_PYTHON = "3.12"
-
-
 def _folder_of(
     framework: str, accelerator: str, torch_index_url: str
 ) -> wheel_folder.Folder | None:
@@ -74,11 +71,12 @@ def _folder_of(
 def python_default(
     framework: str = "pytorch", accelerator: str = "cpu", torch_index_url: str = ""
 ) -> str:
-    """3.12, unless a local wheel folder holds the build for other Pythons only: then the
-    newest of those the template offers."""
+    """compat.DEFAULT_PYTHON, unless a local wheel folder holds the build for other Pythons
+    only: then the newest of those the template offers."""
     folder = _folder_of(framework, accelerator, torch_index_url)
     served = folder.pythons(accelerator, compat.PYTHONS) if folder else ()
-    return DEFAULT_PYTHON if not served or DEFAULT_PYTHON in served else served[-1]
+    default = compat.DEFAULT_PYTHON
+    return default if not served or default in served else served[-1]
 
 
 def python_version_error(
@@ -108,7 +106,9 @@ def platform_list(platforms: object) -> list[str] | None:
         return None
     if isinstance(platforms, str):
         return [platforms]
-    return [str(name) for name in platforms]  # type: ignore[attr-defined]
+    if isinstance(platforms, (list, tuple)):
+        return [str(name) for name in platforms]
+    return [str(platforms)]
 
 
 def torch_version_error(

@@ -143,6 +143,8 @@ def _default(
     else:
         here = this_platform()
         names = ordered([CLUSTERS, *([here] if here else [])])
+        if os.environ.get(THIS_PLATFORM_ENV, "").strip():
+            why.append(f"{THIS_PLATFORM_ENV} names this machine's platform.")
         if here is None:
             why.append(f"This machine is none of these: proposing {labels(names)} (clusters).")
         elif here == CLUSTERS:
