@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from commands import readme_commands
 from conftest import TEMPLATE, Render, render, run
 from torch_matrix import label, would_install
 
@@ -128,6 +129,21 @@ def test_a_linux_project_adds_linux_only_packages_as_they_are(
     checked = run(["uv", "run", "scripts/setup_env.py", "--until", "verify"], project)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "uv.lock installs on Linux x86_64, Linux aarch64." in checked.stdout
+
+
+def test_the_readmes_way_to_add_a_linux_only_package_works(
+    rendered: Render, fresh_uv_cache: Path
+) -> None:
+    """The README's command, as written but for --no-sync (no 200 MB wheel here), in a
+    project for every platform: the lock then installs on each."""
+    project = rendered(framework="none")  # every platform
+    (command,) = [c for c in readme_commands(project) if c.startswith('uv add "triton;')]
+    words = shlex.split(command)
+    added = run([*words[:2], "--no-sync", *words[2:]], project)
+    assert added.returncode == 0, added.stderr
+    checked = run(["uv", "run", "scripts/setup_env.py", "--until", "verify"], project)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "installs on Linux x86_64, Linux aarch64, Windows x86_64, macOS arm64" in checked.stdout
 
 
 def test_a_project_beyond_linux_names_the_fix_and_the_fix_works(
