@@ -75,6 +75,7 @@ QUESTION_MODULES: tuple[str, ...] = (
     "pixi",
     "orcid",
     "research",
+    "starters",
 )
 
 
@@ -119,6 +120,7 @@ class ResearchFilters(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         cache_compiles(environment)
+        _module("refusals").install()  # a refused `-d` answer: one line, not a traceback
         environment.filters.update(
             folder_name=naming.folder_name,
             package_name_from=naming.package_name_from,
@@ -131,10 +133,10 @@ class ResearchFilters(Extension):
             index_url_error=torch_index.index_url_error,
             mirror_credential_variables=torch_index.mirror_credential_variables,
             git_config=gitconfig.git_config,
+            git_config_source=gitconfig.git_config_source,
             extra_name=torch_releases.extra_name,
         )
         environment.globals.update(
-            default_author_name=gitconfig.default_author_name,
             python_range=compat.python_range,
         )
         for feature in (_module(name) for name in QUESTION_MODULES):
