@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -263,6 +265,28 @@ def test_answers_no_lock_can_serve_are_refused(
     tmp_path: Path, answers: dict[str, Any], message: str
 ) -> None:
     assert message in refusal(tmp_path, **answers)
+
+
+def test_a_bare_platform_on_copiers_command_line_is_one_line_naming_the_list_form(
+    tmp_path: Path,
+) -> None:
+    """Copier reads only a YAML list for a question of several answers, and raises a
+    TypeError (forty lines of traceback) on `-d platforms=linux-x86_64`."""
+    environment = os.environ | {"PYTHONWARNINGS": "ignore"}  # -r HEAD of a dirty clone warns
+    done = subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--skip-tasks",
+         "-r", "HEAD", "-d", "project_name=Protein Folding", "-d", "author_name=Ada",
+         "-d", "framework=none", "-d", "platforms=linux-x86_64", str(TEMPLATE),
+         str(tmp_path / "project")],
+        cwd=tmp_path, capture_output=True, text=True, env=environment, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Answer refused: 'linux-x86_64' is not a list, and a question of several answers "
+        '(platforms, torch_packages) takes one in brackets, e.g. -d "platforms=[linux-x86_64, '
+        'macos-arm64]" or -d "platforms=[linux-x86_64]".'
+    ]
+    assert not (tmp_path / "project").exists()
 
 
 def test_the_refusals_name_the_fix(tmp_path: Path) -> None:
