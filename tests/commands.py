@@ -30,6 +30,9 @@ RULES: list[tuple[str, str]] = [
         "uv run scripts/setup_env.py --wheelhouse",
         "tests/test_wheelhouse.py (a node without network)",
     ),
+    # The README's Linux-only package: tests/test_platforms_lock.py adds it the documented
+    # way with --no-sync (triton's Linux wheel is some 200 MB) and checks every platform.
+    ("uv add \"triton; sys_platform == 'linux'\"", "tests/test_platforms_lock.py"),
     ("uvx pre-commit install", "run"),
     ("uvx pre-commit run", "run"),
     ("cp ", "run"),
