@@ -39,6 +39,7 @@ RULES: list[tuple[str, str]] = [
     ("uv sync", "run"),
     ("uv run", "run"),
     ('uv add "xformers', "tests/test_torch_recipes.py (locked, not installed: a CUDA package)"),
+    ("uv add xformers", "tests/test_torch_recipes.py (locked, not installed: a CUDA package)"),
     ("uv add", "run"),
     ("uv lock", "run"),
     ("uvx sp-repo-review", "run"),
