@@ -41,15 +41,9 @@ def _module(name: str) -> ModuleType:
 
 def _recovery() -> ModuleType:
     """tasks/recovery.py, loaded once per process whichever template version asks first."""
-    name = "copier_research_recovery"
-    if name not in sys.modules:
-        path = _HERE.parent / "tasks" / "recovery.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    path = _HERE.parent / "tasks" / "recovery.py"
+    recovery: ModuleType = _module("loader").load(path, "copier_research_recovery")
+    return recovery
 
 
 naming = _module("naming")

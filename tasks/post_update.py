@@ -28,12 +28,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import recovery
-from common import clean_environment, say
-from conflicts import conflicted_files, git, unmerged_files
-from post_copy import SETUP_SCRIPT, UV_INSTALL_HINT
-from pre_update import PYPROJECT, UpdateRefused, call_helper
-from pyproject_text import RECORD_HEADER, lock_inputs
+from tasks import recovery
+from tasks.common import clean_environment, say
+from tasks.conflicts import conflicted_files, git, unmerged_files
+from tasks.post_copy import SETUP_SCRIPT, UV_INSTALL_HINT
+from tasks.pre_update import PYPROJECT, UpdateRefused, call_helper
+from tasks.pyproject_text import RECORD_HEADER, lock_inputs
 
 RELOCK = f"uv run {SETUP_SCRIPT} --from lock"
 # Lock files written by the environment managers a project did not choose.

@@ -26,14 +26,16 @@ import sys
 import tomllib
 from pathlib import Path
 
-import recovery
-from common import clean_environment, say
-from conflicts import git
 from packaging.requirements import InvalidRequirement, Requirement  # Copier depends on it
-from pyproject_text import hidden_quickly
+
+from tasks import recovery
+from tasks.common import clean_environment, say
+from tasks.conflicts import git
+from tasks.pyproject_text import hidden_quickly
 
 PYPROJECT = "pyproject.toml"
-HELPER = Path(__file__).resolve().parent / "dependency_merge.py"
+TEMPLATE = Path(__file__).resolve().parent.parent
+HELPER = TEMPLATE / "tasks" / "dependency_merge.py"
 
 
 class UpdateRefused(Exception):
@@ -50,7 +52,8 @@ def call_helper(request: dict[str, object]) -> dict[str, object]:
         input=json.dumps(request),
         capture_output=True,
         text=True,
-        env=clean_environment(),
+        # The helper imports the template's packages, as the tasks do (tasks/__main__.py).
+        env={**clean_environment(), "PYTHONPATH": str(TEMPLATE)},
         check=False,
     )
     try:

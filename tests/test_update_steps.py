@@ -13,16 +13,16 @@ import pytest
 from conftest import TEMPLATE, Render, git, run
 from packaging.requirements import Requirement
 
-# Copier runs tasks/*.py as scripts, which import their siblings by name.
-sys.path.insert(0, str(TEMPLATE / "tasks"))
-import dependency_merge  # run by the tasks through `uv run --script`; tomlkit is here too
-import recovery
-from conflicts import conflicted_files
-from post_update import merge_file as line_merge
-from post_update import remove_stale_locks, restore_pins
-from pre_update import UpdateRefused, check_clean, stage
-from pyproject_text import dependency_lists, hidden_quickly
-from rename_answer import rename_answer
+from tasks import (
+    dependency_merge,  # run through `uv run --script`; tomlkit is here too
+    recovery,
+)
+from tasks.conflicts import conflicted_files
+from tasks.post_update import merge_file as line_merge
+from tasks.post_update import remove_stale_locks, restore_pins
+from tasks.pre_update import UpdateRefused, check_clean, stage
+from tasks.pyproject_text import dependency_lists, hidden_quickly
+from tasks.rename_answer import rename_answer
 
 setup_env = dependency_merge.setup_env
 
@@ -296,20 +296,21 @@ def test_an_untracked_file_stops_the_update_before_it_starts(tmp_path: Path) -> 
 def test_an_unfinished_update_is_reported_at_exit(tmp_path: Path) -> None:
     git("init", "-q", cwd=tmp_path)
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import recovery; from pathlib import Path;"
-        "recovery.watch(Path.cwd()); recovery.begin(Path.cwd())"
+        "import sys; sys.path.insert(0, sys.argv[1]); from tasks import recovery;"
+        "from pathlib import Path; recovery.watch(Path.cwd()); recovery.begin(Path.cwd())"
     )
-    result = run([sys.executable, "-c", script, str(TEMPLATE / "tasks")], tmp_path)
+    result = run([sys.executable, "-c", script, str(TEMPLATE)], tmp_path)
     assert f"run in {tmp_path}:\n        {recovery.RESTORE}" in result.stderr
 
 
 def test_a_finished_update_is_not_reported(tmp_path: Path) -> None:
     git("init", "-q", cwd=tmp_path)
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import recovery; from pathlib import Path;"
-        "recovery.watch(Path.cwd()); recovery.begin(Path.cwd()); recovery.end(Path.cwd())"
+        "import sys; sys.path.insert(0, sys.argv[1]); from tasks import recovery;"
+        "from pathlib import Path; recovery.watch(Path.cwd()); recovery.begin(Path.cwd());"
+        "recovery.end(Path.cwd())"
     )
-    result = run([sys.executable, "-c", script, str(TEMPLATE / "tasks")], tmp_path)
+    result = run([sys.executable, "-c", script, str(TEMPLATE)], tmp_path)
     assert result.stderr == ""
 
 
