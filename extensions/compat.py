@@ -40,3 +40,7 @@ def requires_python(python_version: str) -> str:
     `==` pin can match. The minor is pinned here and patch releases stay free.
     """
     return f"=={python_version}.*"
+
+
+FILTERS = {"python_version_error": python_version_error}
+GLOBALS = {"python_range": python_range}

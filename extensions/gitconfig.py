@@ -24,3 +24,7 @@ def default_author_name() -> str:
     except (OSError, KeyError):
         fallback = "Author"
     return git_config("user.name") or fallback
+
+
+FILTERS = {"git_config": git_config}
+GLOBALS = {"default_author_name": default_author_name}

@@ -144,3 +144,13 @@ def author_name_error(author_name: str) -> str:
     if not author_name.strip():
         return "The author name is empty. Type your name."
     return ""
+
+
+FILTERS = {
+    "folder_name": folder_name,
+    "package_name_from": package_name_from,
+    "project_name_error": project_name_error,
+    "package_name_error": package_name_error,
+    "email_error": email_error,
+    "author_name_error": author_name_error,
+}

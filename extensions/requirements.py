@@ -150,3 +150,6 @@ def sorted_requirements(items: list[str]) -> list[str]:
     release adds, so a three-way merge of the two never conflicts.
     """
     return sorted(items, key=lambda item: canonicalize_name(Requirement(item).name))
+
+
+FILTERS = {"requirements_error": requirements_error}

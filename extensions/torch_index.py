@@ -211,3 +211,9 @@ def torch_plan(base: str, choice: torch_releases.TorchChoice) -> TorchPlan:
         environments=tuple(p.marker for p in pytorch_facts.PLATFORMS),
         line=choice.line,
     )
+
+
+FILTERS = {
+    "index_url_error": index_url_error,
+    "mirror_credential_variables": mirror_credential_variables,
+}

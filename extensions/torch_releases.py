@@ -202,3 +202,6 @@ def choose(
 def _fix(packages: Sequence[str]) -> str:
     leave_out = f", or leave out {' and '.join(packages)}" if packages else ""
     return f"Choose another accelerator, Python or torch_version{leave_out}."
+
+
+FILTERS = {"extra_name": extra_name}
