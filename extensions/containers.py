@@ -9,6 +9,7 @@ alike, including the CUDA images, which carry no Python of their own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from . import cuda, torch_index
 from .slurm import sync_options
@@ -20,7 +21,8 @@ CPU_RUNTIME_IMAGE = "debian:trixie-slim"
 # all they need, so a plain Ubuntu suffices (rocm/dev-* images would add several GB of tools).
 ROCM_RUNTIME_IMAGE = "ubuntu:24.04"
 
-CONTAINERS = ("none", "docker", "apptainer", "both")
+Container = Literal["none", "docker", "apptainer", "both"]  # the `container` answer
+CONTAINERS: tuple[Container, ...] = get_args(Container)
 
 
 def runtime_image(accelerator: str) -> str:

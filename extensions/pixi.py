@@ -15,6 +15,7 @@ lists a CUDA Linux platform first (installed where an NVIDIA driver is found, or
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -23,9 +24,10 @@ from packaging.utils import canonicalize_name
 from . import cuda, torch_index
 from .tool_versions import PIXI
 
-CONDA_FORGE = "conda-forge"
-PYPI = "pypi"
-TORCH_SOURCES = (CONDA_FORGE, PYPI)
+TorchSource = Literal["conda-forge", "pypi"]  # the `pixi_torch_source` answer
+CONDA_FORGE: TorchSource = "conda-forge"
+PYPI: TorchSource = "pypi"
+TORCH_SOURCES: tuple[TorchSource, ...] = get_args(TorchSource)
 MAC = "osx-arm64"
 
 # PyTorch packages pixi must take from one source; PyPI name -> conda-forge name.
