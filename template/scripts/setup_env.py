@@ -322,6 +322,8 @@ def run(command: list[str]) -> None:
     reader.start()
     code = process.wait()
     reader.join()
+    if process.stderr is not None:
+        process.stderr.close()
     if code != 0:
         output = "\n".join(f"    {line}" for line in tail) or "    (no output)"
         shown = " ".join([Path(command[0]).name, *command[1:]])
