@@ -14,17 +14,18 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+MAIN = 'if __name__ == "__main__":'
+
+
+def tasks() -> list[str]:
+    """The modules of this folder that run as a task: those with a `__main__` block."""
+    return sorted(p.stem for p in HERE.glob("[!_]*.py") if MAIN in p.read_text(encoding="utf-8"))
 
 
 def main() -> None:
     sys.path[0] = str(HERE.parent)
-    if (
-        len(sys.argv) < 2
-        or not sys.argv[1].isidentifier()
-        or not (HERE / f"{sys.argv[1]}.py").is_file()
-    ):
-        tasks = ", ".join(sorted(p.stem for p in HERE.glob("[!_]*.py")))
-        sys.exit(f"usage: python {HERE} TASK [arguments]; TASK is one of: {tasks}")
+    if len(sys.argv) < 2 or sys.argv[1] not in tasks():
+        sys.exit(f"usage: python {HERE} TASK [arguments]; TASK is one of: {', '.join(tasks())}")
     task = sys.argv.pop(1)
     runpy.run_module(f"tasks.{task}", run_name="__main__", alter_sys=True)
 

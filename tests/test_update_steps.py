@@ -326,6 +326,25 @@ def test_rename_answer(answers: dict, expected: dict) -> None:
     assert rename_answer(answers, "old", "new") == expected
 
 
+def test_a_task_runs_as_copier_runs_it(tmp_path: Path) -> None:
+    """`python <template>/tasks <task> ...` in the project's folder, with Copier's Python:
+    the task imports the template's packages and reads its own arguments."""
+    (tmp_path / ".copier-answers.yml").write_text("_commit: v0.1.0\nold: kept\n")
+    command = [sys.executable, str(TEMPLATE / "tasks"), "rename_answer"]
+    result = run([*command, ".copier-answers.yml", "old", "new"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "new: kept" in (tmp_path / ".copier-answers.yml").read_text()
+
+
+def test_an_unknown_task_names_the_tasks(tmp_path: Path) -> None:
+    result = run([sys.executable, str(TEMPLATE / "tasks"), "post_cpy"], tmp_path)
+    assert result.returncode == 1
+    assert (
+        "TASK is one of: dependency_merge, post_copy, post_update, pre_update, rename_answer"
+        in (result.stderr)
+    )
+
+
 @pytest.fixture
 def repository(tmp_path: Path) -> Path:
     git("init", "-q", cwd=tmp_path)
