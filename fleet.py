@@ -34,8 +34,9 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from packaging.requirements import Requirement  # Copier depends on it
+from packaging.requirements import InvalidRequirement, Requirement  # Copier depends on it
 from packaging.utils import canonicalize_name
 
 from tasks.common import OUTER_ENVIRONMENT  # this file's folder is on sys.path
@@ -194,19 +195,42 @@ def update(project: Path, options: argparse.Namespace) -> Report:
 SETUP_SCRIPT = "scripts/setup_env.py"
 
 
+class Unreadable(Exception):
+    """A project file that does not parse; the message names the file and the problem."""
+
+
+def one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise Unreadable(
+            f"{path.name} does not parse ({one_line(error)}); fix it, then run again"
+        ) from None
+
+
 def direct_versions(project: Path) -> dict[str, str]:
     """The project's direct dependencies and their versions in uv.lock."""
-    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-    lock = tomllib.loads((project / "uv.lock").read_text(encoding="utf-8"))
+    pyproject = read_toml(project / "pyproject.toml")
+    lock = read_toml(project / "uv.lock")
     metadata = pyproject.get("project", {})
     lists = [metadata.get("dependencies", []), *metadata.get("optional-dependencies", {}).values()]
     lists += pyproject.get("dependency-groups", {}).values()
-    names = {
-        canonicalize_name(Requirement(item).name)
-        for items in lists
-        for item in items
-        if isinstance(item, str)
-    }
+    try:
+        names = {
+            canonicalize_name(Requirement(item).name)
+            for items in lists
+            for item in items
+            if isinstance(item, str)
+        }
+    except InvalidRequirement as error:
+        raise Unreadable(
+            f"pyproject.toml holds a requirement that is not valid ({one_line(error)}); fix it, "
+            "then run again"
+        ) from None
     versions: dict[str, set[str]] = {}
     for package in lock.get("package", []):
         name = canonicalize_name(package["name"])
@@ -227,7 +251,11 @@ def upgrade(project: Path, options: argparse.Namespace) -> Report:
     if not (project / SETUP_SCRIPT).is_file() or not (project / "uv.lock").is_file():
         report.result = f"skipped: no {SETUP_SCRIPT} and uv.lock (a pixi project?)"
         return report
-    before = direct_versions(project)
+    try:
+        before = direct_versions(project)
+    except Unreadable as error:
+        report.result = f"failed: {error}"
+        return report
     process = run(["uv", "run", SETUP_SCRIPT, "upgrade", *options.packages], project)
     if process.returncode != 0:
         report.detail = tail(process)
@@ -236,7 +264,11 @@ def upgrade(project: Path, options: argparse.Namespace) -> Report:
         else:
             report.result = "failed: upgrade (undone)"
         return report
-    after = direct_versions(project)
+    try:
+        after = direct_versions(project)
+    except Unreadable as error:
+        report.result = f"failed: after the upgrade, {error}"
+        return report
     report.moved = {
         name: [before.get(name, "-"), version]
         for name, version in after.items()
@@ -374,10 +406,14 @@ def main(argv: list[str] | None = None) -> int:
     for number, project in enumerate(options.projects, start=1):
         progress(f"[{number}/{len(options.projects)}] {project}: {options.command} ...")
         started = time.monotonic()
-        if is_repository(project):
-            report = action(project.resolve(), options)
-        else:
+        if not is_repository(project):
             report = Report(str(project), result="failed: not a folder in a git repository")
+        else:
+            try:
+                report = action(project.resolve(), options)
+            except Exception as error:  # one project's surprise must not stop the others
+                failure = f"failed: {type(error).__name__}: {one_line(error)}"
+                report = Report(str(project), result=failure)
         report.project = str(project)
         report.seconds = round(time.monotonic() - started, 1)
         progress(f"      {summary_line(report, options.command)} ({report.seconds:.1f} s)")

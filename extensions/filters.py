@@ -23,6 +23,7 @@ from . import (
     requirements,
     research,
     slurm,
+    starters,
     text,
     torch_index,
     torch_releases,
@@ -57,4 +58,4 @@ FILTERS = gathered(
     research.FILTERS,
     gitconfig.FILTERS,
 )
-GLOBALS = gathered(compat.GLOBALS, accelerators.GLOBALS, gitconfig.GLOBALS)
+GLOBALS = gathered(compat.GLOBALS, accelerators.GLOBALS, starters.GLOBALS)

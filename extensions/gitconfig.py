@@ -1,8 +1,7 @@
-"""Defaults read from the user's git configuration."""
+"""Defaults read from the user's git configuration, and where they came from."""
 
 from __future__ import annotations
 
-import getpass
 import shutil
 import subprocess
 
@@ -18,13 +17,11 @@ def git_config(key: str) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def default_author_name() -> str:
-    try:
-        fallback = getpass.getuser()
-    except (OSError, KeyError):
-        fallback = "Author"
-    return git_config("user.name") or fallback
+def git_config_source(key: str) -> str:
+    """For a question's help: where its default comes from, or why there is none."""
+    if git_config(key):
+        return f"default: git config {key}"
+    return f"no default: git config {key} is not set here"
 
 
-FILTERS = {"git_config": git_config}
-GLOBALS = {"default_author_name": default_author_name}
+FILTERS = {"git_config": git_config, "git_config_source": git_config_source}

@@ -1,7 +1,8 @@
 """The template's two Jinja extensions, as copier.yml's `_jinja_extensions` names them.
 
 - `ResearchFilters` gives Jinja the filters and globals that copier.yml and the templates
-  call (extensions/filters.py), and caches compiles (extensions/compile_cache.py).
+  call (extensions/filters.py), caches compiles (extensions/compile_cache.py), and has a
+  refused `-d` answer printed as one line (extensions/refusals.py).
 - `DerivedContext` puts the render plan (extensions/plan.py) into Copier's context: it turns
   Copier's context into `plan.Answers`, and the plan's fields into context values.
 
@@ -45,11 +46,11 @@ def _package() -> str:
 if TYPE_CHECKING:  # as a reader and a type checker see them
     from tasks import recovery
 
-    from . import compile_cache, filters, loader, plan
+    from . import compile_cache, filters, loader, plan, refusals
 else:  # the same modules, from this template version's package
-    compile_cache, filters, loader, plan = (
+    compile_cache, filters, loader, plan, refusals = (
         importlib.import_module(f"{_package()}.{name}")
-        for name in ("compile_cache", "filters", "loader", "plan")
+        for name in ("compile_cache", "filters", "loader", "plan", "refusals")
     )
     # recovery.py registers an exit hook: one copy per process, whichever version asks.
     recovery = loader.load(_HERE.parent / "tasks" / "recovery.py", "copier_research_recovery")
@@ -61,6 +62,7 @@ class ResearchFilters(Extension):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         compile_cache.cache_compiles(environment)
+        refusals.install()  # a refused `-d` answer: one line, not a traceback
         environment.filters.update(filters.FILTERS)
         environment.globals.update(filters.GLOBALS)
 

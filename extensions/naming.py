@@ -36,6 +36,53 @@ def project_module_names() -> frozenset[str]:
     return frozenset(names)
 
 
+# An import statement's first module, as the template's Python files (and a notebook's JSON
+# source lines) write it: `import a, b as c`, `from a.b import c`; relative imports and
+# `{{ package_name }}` do not start with a letter, so they are not read.
+_IMPORT = re.compile(
+    r'^\s*"?(?:from\s+([A-Za-z_]\w*)[\w.]*\s+import\b|import\s+([A-Za-z_][\w., ]*))', re.M
+)
+# The inline script metadata (PEP 723) of a script run with `uv run`: its own dependencies.
+_SCRIPT_DEPENDENCIES = re.compile(r"^# dependencies = \[(.*)\]$", re.M)
+
+
+@functools.cache
+def project_imports() -> dict[str, str]:
+    """Modules the generated project's own code imports (lowercase) -> the first file that does.
+
+    Read from every Python file and notebook the template writes (scripts, the package, the
+    tests), and from the dependencies the scripts declare inline (scripts/setup_env.py runs
+    with tomlkit, packaging and python-dotenv, which the project itself does not install):
+    a package of such a name would stand in for that module under mypy and pytest.
+    """
+    found: dict[str, str] = {}
+    for path in sorted(TEMPLATE_FILES.rglob("*")):
+        name = _JINJA.sub("", path.name).removesuffix(".jinja")
+        if not name.endswith((".py", ".ipynb")) or not path.is_file():
+            continue
+        where = "/".join(
+            _JINJA.sub("", part).removesuffix(".jinja")
+            for part in path.relative_to(TEMPLATE_FILES).parts
+        ).replace("{{package_name}}", "<package>")
+        source = path.read_text(encoding="utf-8")
+        modules = []
+        for match in _IMPORT.finditer(source):
+            if match[1]:
+                modules.append(match[1])
+            else:
+                parts = [part.split() for part in match[2].split(",")]
+                modules += [words[0].split(".")[0] for words in parts if words]
+        for listed in _SCRIPT_DEPENDENCIES.findall(source):
+            for requirement in re.findall(r'"([^"]+)"', listed):
+                distribution = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
+                modules += import_names.table().modules_of(distribution)
+        for module in modules:
+            if module.isidentifier() and module != "__future__":
+                # Lowercase: on macOS and Windows `tensorboardx/` would shadow tensorboardX.
+                found.setdefault(module.lower(), where)
+    return found
+
+
 def _ascii_folded(name: str) -> str:
     """Accents dropped ("Café" -> "Cafe"), so a name keeps its letters in ASCII."""
     decomposed = unicodedata.normalize("NFKD", name)
@@ -123,15 +170,51 @@ def shadowed(module: str) -> str:
             f"the module '{module}' of {', '.join(owners)}, which the project installs "
             "(its dependencies, or the tools it runs: pytest, ruff, mypy)"
         )
+    if where := project_imports().get(module.lower()):
+        return f"the module '{module}' that the project's own {where} imports"
     return ""
 
 
+# One plain address (RFC 5322's addr-spec without its quoted and bracketed forms): the local
+# part is dot-separated runs of ASCII letters, digits and !#$%&'*+/=?^_`{|}~- ; the domain is
+# dot-separated labels of letters (non-ASCII ones too: internationalised domains), digits and
+# inner hyphens, ending in a top-level domain of at least two letters.
+_LOCAL_CHARACTERS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[^\W_](?:(?:[^\W_]|-)*[^\W_])?"
+_ADDRESS = re.compile(
+    rf"{_LOCAL_CHARACTERS}+(?:\.{_LOCAL_CHARACTERS}+)*@(?:{_LABEL}\.)+[^\W\d_]{{2,}}"
+)
+
+
 def email_error(email: str) -> str:
+    """Empty when `email` is one plain address (or empty), else what is wrong and the fix.
+
+    The package metadata writes `Author-email: <name> <<email>>` and CITATION.cff an
+    `email:` field: a name, angle brackets or a second address in the answer would end up
+    inside them.
+    """
     if not email:
         return ""
     if problem := text.text_error("author_email", email):
         return problem
-    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+    if "<" in email or ">" in email:
+        inside = re.search(r"<([^<>]*)>", email)
+        address = inside[1].strip() if inside else "name@domain.tld"
+        return (
+            f"'{email}' is not an email address alone: give the address without a name or "
+            f"angle brackets (e.g. '{address}'); the name comes from author_name."
+        )
+    if email.count("@") > 1 or re.search(r"[,;\s]", email):
+        return (
+            f"'{email}' is not an email address: give one address alone "
+            "(name@domain.tld), without spaces, commas or semicolons."
+        )
+    if not email.split("@")[0].isascii():
+        return (
+            f"'{email}' has non-ASCII letters before the '@', which package metadata cannot "
+            "carry. Give an address in ASCII, or leave it empty to skip."
+        )
+    if not _ADDRESS.fullmatch(email):
         return (
             f"'{email}' is not an email address (expected name@domain.tld). Leave it empty to skip."
         )
@@ -142,7 +225,11 @@ def author_name_error(author_name: str) -> str:
     if problem := text.text_error("author_name", author_name):
         return problem
     if not author_name.strip():
-        return "The author name is empty. Type your name."
+        return (
+            "The author name is empty (it goes into LICENSE, CITATION.cff and the package "
+            "metadata). Type your name, or give it: -d author_name='Ada Lovelace'; "
+            "`git config --global user.name` makes it the default."
+        )
     return ""
 
 

@@ -28,10 +28,10 @@ def unmerged_files(project: Path) -> set[str]:
 def conflicted_files(project: Path) -> list[str]:
     """Every file an update left unresolved, relative to the project.
 
-    Unmerged entries (inline conflicts), tracked files still holding Copier's conflict
-    markers (a file marked resolved with `git add` too early), and `.rej` files
-    (`--conflict rej`).
+    Unmerged entries (inline conflicts), files still holding Copier's conflict markers (a
+    file marked resolved with `git add` too early, or one an update step merged, tracked or
+    new), and `.rej` files (`--conflict rej`).
     """
-    marked = git(project, "grep", "-l", "-E", MARKER_PATTERN).stdout.splitlines()
+    marked = git(project, "grep", "--untracked", "-l", "-E", MARKER_PATTERN).stdout.splitlines()
     rejects = git(project, "ls-files", "--others", "--", "*.rej").stdout.splitlines()
     return sorted(unmerged_files(project) | set(marked) | set(rejects))

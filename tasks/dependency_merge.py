@@ -24,12 +24,11 @@ Copier's interpreter has no tomlkit, so pre_update.py and post_update.py run thi
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +79,10 @@ def restore(merged: str, head: str) -> str:
     for array in setup_env.dependency_arrays(document):
         for index, item in enumerate(list(array)):
             name = canonicalize_name(Requirement(item).name) if isinstance(item, str) else ""
-            if name in record and setup_env.owner(item, record) == "bare":
+            kind = setup_env.owner(item, record) if name in record else ""
+            if kind == "bare":
                 setup_env.replace_item(array, index, setup_env.with_pin(item, record[name]))
+            if kind in ("bare", "set-up"):  # put back, or (no record yet) never taken off
                 kept[name] = record[name]
     return str(setup_env.write_record(tomlkit.dumps(document), kept))
 
@@ -124,20 +125,31 @@ def at(document: Any, path: tuple[str, ...]) -> Any:
 
 @dataclass
 class Entry:
-    """One dependency of the merged list, as each side will show it (None: not there)."""
+    """One dependency of the merged list, as each side will show it (None: not there).
+
+    `source` is the side whose text a clean entry takes ("ours" or "theirs").
+    """
 
     key: Key
     ours: Any
     theirs: Any
     base: Any
     conflict: bool = False
+    source: str = "ours"
 
 
-def merge_entries(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[Entry] | None:
+def merge_entries(
+    base: list[Any],
+    ours: list[Any],
+    theirs: list[Any],
+    commented: frozenset[Key] = frozenset(),
+) -> list[Entry] | None:
     """The merged list in the user's order, the template's additions in name order.
 
     Per dependency: the side that changed it wins; both changed it differently: a conflict
-    (each side keeps its own text there). None when a list names a dependency twice.
+    (each side keeps its own text there). A dependency the user wrote a comment for
+    (`commented`) is one the user changed: the template dropping it is a conflict, so the
+    comment is never lost unseen. None when a list names a dependency twice.
     """
     sides = {}
     for side, items in zip(SIDES, (base, ours, theirs), strict=True):
@@ -149,13 +161,15 @@ def merge_entries(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[E
 
     def resolved(key: Key) -> Entry | None:
         old, mine, new = (meaning(s[key]) if key in s else None for s in (b, o, t))
+        if old is not None and new is None and mine is not None and key in commented:
+            mine = f"{mine} # commented"  # the template drops what you annotated
         if mine == new or new == old:
-            chosen = o.get(key)
+            chosen, source = o.get(key), "ours"
         elif mine == old:
-            chosen = t.get(key)
+            chosen, source = t.get(key), "theirs"
         else:
             return Entry(key, o.get(key), t.get(key), b.get(key), conflict=True)
-        return None if chosen is None else Entry(key, chosen, chosen, chosen)
+        return None if chosen is None else Entry(key, chosen, chosen, chosen, source=source)
 
     entries = [entry for key in o if (entry := resolved(key)) is not None]
     for key in t:
@@ -167,24 +181,171 @@ def merge_entries(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[E
     return entries
 
 
-def rewrite(array: Any, entries: list[Entry], side: str) -> Any:
-    """A copy of the ours side's tomlkit `array`, comments kept, holding `side`'s entries."""
-    result = copy.deepcopy(array)
-    own = {id(item) for item in array}
-    wanted = [item for entry in entries if (item := getattr(entry, side)) is not None]
-    kept = {id(item) for item in wanted}
-    for index, item in reversed(list(enumerate(array))):
-        if id(item) not in kept:
-            del result[index]
-    # The user's items that stay are now in order; put the others in between.
-    for position, item in enumerate(wanted):
-        if id(item) not in own:
-            result.insert(position, copy.deepcopy(item))
-    return result
+# ── A dependency list as written: each entry with the comments that belong to it ──
+
+
+@dataclass
+class Slot:
+    """One entry of a list as written, with its comments.
+
+    `above`: the comment lines right above it (a blank line kept as ""); `inline`: the
+    comment after it on its line, with the spaces before it.
+    """
+
+    item: Any
+    text: str
+    above: list[str] = field(default_factory=list)
+    inline: str = ""
+
+
+@dataclass
+class Layout:
+    """A TOML array as written: its entries, a comment on the `[` line, comments at the end."""
+
+    slots: list[Slot]
+    opening: str = ""
+    trailing: list[str] = field(default_factory=list)
+    indent: str = "    "
+
+
+class NotAList(Exception):
+    """An array written in a form this reader does not take apart: left to the line merge."""
+
+
+QUOTES = ('"""', "'''", '"', "'")
+
+
+def _string_end(text: str, start: int) -> int:
+    """The index just after the TOML string that starts at `start`."""
+    opener = next(quote for quote in QUOTES if text.startswith(quote, start))
+    index = start + len(opener)
+    while index < len(text):
+        if opener[0] == '"' and text[index] == "\\":
+            index += 2
+            continue
+        if text.startswith(opener, index):
+            return index + len(opener)
+        if len(opener) == 1 and text[index] == "\n":
+            break
+        index += 1
+    raise NotAList("a string that does not end")
+
+
+def _value_end(text: str, start: int) -> int:
+    """The index just after the value (string, inline table, array, bare word) at `start`."""
+    if text[start] in "\"'":
+        return _string_end(text, start)
+    if text[start] in "{[":
+        depth, index = 0, start
+        while index < len(text):
+            if text[index] in "\"'":
+                index = _string_end(text, index)
+                continue
+            depth += text[index] in "{["
+            depth -= text[index] in "}]"
+            index += 1
+            if depth == 0:
+                return index
+        raise NotAList("brackets that do not close")
+    index = start
+    while index < len(text) and text[index] not in ",]# \t\r\n":
+        index += 1
+    return index
+
+
+def read_layout(array_text: str) -> Layout:
+    """A TOML array's text (`[ ... ]`, as tomlkit gives it) as entries with their comments.
+
+    A comment on the line of an entry (after it, or after its comma) is that entry's; a
+    comment on a line of its own belongs to the next entry (blank lines in between too);
+    comments after the last entry stay at the end.
+    """
+    if not array_text.startswith("["):
+        raise NotAList("not an array")
+    layout = Layout(slots=[])
+    pending: list[str] = []
+    indent: str | None = None
+    last: Slot | None = None  # the entry on the current line, if any
+    index, line_start, blank, bracket_line = 1, False, False, True
+    while index < len(array_text):
+        char = array_text[index]
+        if char == "]":
+            while pending and pending[-1] == "":
+                pending.pop()
+            layout.trailing = pending
+            layout.indent = indent or "    "
+            return layout
+        if char == "\n":
+            if blank and (layout.slots or pending):
+                pending.append("")
+            index, line_start, blank, bracket_line, last = index + 1, True, True, False, None
+        elif char in " \t\r,":
+            index += 1
+        elif char == "#":
+            end = array_text.find("\n", index)
+            end = len(array_text) if end < 0 else end
+            comment = array_text[index:end].rstrip()
+            if last is not None:
+                before = array_text[array_text.rfind("\n", 0, index) + 1 : index]
+                gap = before[len(before.rstrip(" \t")) :]
+                last.inline = (gap or " ") + comment
+            elif bracket_line:
+                layout.opening = comment
+            else:
+                pending.append(comment)
+            index, blank = end, False
+        else:
+            end = _value_end(array_text, index)
+            text = array_text[index:end]
+            try:
+                item = tomllib.loads(f"v = {text}")["v"]
+            except tomllib.TOMLDecodeError as error:
+                raise NotAList(str(error)) from None
+            if indent is None and line_start:
+                before = array_text[array_text.rfind("\n", 0, index) + 1 : index]
+                indent = before if not before.strip() else None
+            last = Slot(item, text, above=pending)
+            layout.slots.append(last)
+            pending, index, blank, line_start = [], end, False, False
+    raise NotAList("no closing bracket")
+
+
+def write_layout(layout: Layout, slots: list[Slot]) -> str:
+    """The array's text holding `slots`, one per line, each under its own comments."""
+    indent = layout.indent
+    lines = ["[" + (f"  {layout.opening}" if layout.opening else "")]
+    for slot in slots:
+        lines += [f"{indent}{line}" if line else "" for line in slot.above]
+        lines.append(f"{indent}{slot.text},{slot.inline}")
+    lines += [f"{indent}{line}" if line else "" for line in layout.trailing]
+    return "\n".join([*lines, "]"])
+
+
+def side_slots(entries: list[Entry], layouts: dict[str, Layout], side: str) -> list[Slot]:
+    """What `side` shows of the merged list: a clean entry as written by the side it comes
+    from, under the user's comments for it; a conflicting one as `side` wrote it."""
+    keyed = {name: {item_key(s.item): s for s in layout.slots} for name, layout in layouts.items()}
+    slots = []
+    for entry in entries:
+        if entry.conflict:
+            if (own := keyed.get(side, {}).get(entry.key)) is not None:
+                slots.append(own)
+            continue
+        chosen = keyed[entry.source][entry.key]
+        mine = keyed["ours"].get(entry.key)
+        slots.append(
+            chosen if mine is None else Slot(chosen.item, chosen.text, mine.above, mine.inline)
+        )
+    return slots
 
 
 def merge(base: str, ours: str, theirs: str) -> dict[str, Any]:
-    """The three texts with their dependency lists merged, and the conflicts that remain."""
+    """The three texts with their dependency lists merged, and the conflicts that remain.
+
+    A list that changes is written again in the user's (ours) layout: each entry keeps the
+    comments above it and after it, wherever it moves; a template addition comes without.
+    The three sides then differ only at real conflicts, which `git merge-file` marks.
+    """
     documents = {
         side: tomlkit.parse(text) for side, text in zip(SIDES, (base, ours, theirs), strict=True)
     }
@@ -193,17 +354,27 @@ def merge(base: str, ours: str, theirs: str) -> dict[str, Any]:
     for path in array_paths(tomllib.loads(theirs)):
         if path not in ours_paths:
             continue
-        lists = {
-            side: at(documents[side], path) if _has(documents[side], path) else [] for side in SIDES
-        }
-        entries = merge_entries(*(list(lists[side]) for side in SIDES))
+        present = [side for side in SIDES if _has(documents[side], path)]
+        try:
+            layouts = {side: read_layout(at(documents[side], path).as_string()) for side in present}
+        except NotAList:
+            continue  # the line merge has it
+        commented = frozenset(
+            item_key(slot.item) for slot in layouts["ours"].slots if slot.inline or any(slot.above)
+        )
+        items = [[s.item for s in layouts[side].slots] if side in layouts else [] for side in SIDES]
+        entries = merge_entries(items[0], items[1], items[2], commented=commented)
         if entries is None:
             continue
-        template = at(documents["ours"], path)
-        for side in SIDES:
-            if side == "base" and not _has(documents["base"], path):
-                continue
-            _assign(documents[side], path, rewrite(template, entries, side))
+        written = at(documents["ours"], path).as_string()
+        for side in present:
+            slots = side_slots(entries, layouts, side)
+            unchanged = len(slots) == len(layouts["ours"].slots) and all(
+                (a.text, a.above, a.inline) == (b.text, b.above, b.inline)
+                for a, b in zip(slots, layouts["ours"].slots, strict=True)
+            )
+            text = written if unchanged else write_layout(layouts["ours"], slots)
+            _assign(documents[side], path, tomlkit.parse(f"v = {text}\n")["v"])
         conflicts += [f"{'.'.join(path)}: {e.key[0]}" for e in entries if e.conflict]
     texts = {side: tomlkit.dumps(document) for side, document in documents.items()}
     return {**texts, "conflicts": conflicts}

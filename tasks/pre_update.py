@@ -31,11 +31,15 @@ from packaging.requirements import InvalidRequirement, Requirement  # Copier dep
 from tasks import recovery
 from tasks.common import clean_environment, say
 from tasks.conflicts import git
+from tasks.newlines import as_written, uses_crlf
 from tasks.pyproject_text import hidden_quickly
 
 PYPROJECT = "pyproject.toml"
 TEMPLATE = Path(__file__).resolve().parent.parent
-HELPER = TEMPLATE / "tasks" / "dependency_merge.py"
+HELPER = str(TEMPLATE / "tasks" / "dependency_merge.py")
+
+
+UV_REINSTALL = "Reinstall uv: https://docs.astral.sh/uv/getting-started/installation/"
 
 
 class UpdateRefused(Exception):
@@ -47,15 +51,18 @@ def call_helper(request: dict[str, object]) -> dict[str, object]:
     uv = shutil.which("uv")
     if uv is None:
         raise UpdateRefused("'uv' is not on PATH; the update needs it to merge pyproject.toml.")
-    process = subprocess.run(
-        [uv, "run", "--quiet", "--no-project", "--python", sys.executable, "--script", str(HELPER)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        # The helper imports the template's packages, as the tasks do (tasks/__main__.py).
-        env={**clean_environment(), "PYTHONPATH": str(TEMPLATE)},
-        check=False,
-    )
+    try:
+        process = subprocess.run(
+            [uv, "run", "--quiet", "--no-project", "--python", sys.executable, "--script", HELPER],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            # The helper imports the template's packages, as the tasks do (tasks/__main__.py).
+            env={**clean_environment(), "PYTHONPATH": str(TEMPLATE)},
+            check=False,
+        )
+    except OSError as error:  # a uv that cannot start: a broken download, another platform
+        raise UpdateRefused(f"the uv at {uv} cannot start ({error}). {UV_REINSTALL}") from None
     try:
         answer: dict[str, object] = json.loads(process.stdout)
     except json.JSONDecodeError:
@@ -114,7 +121,8 @@ def main() -> int:
     try:
         check_clean(project)
         tracked = git(project, "ls-files", "--", PYPROJECT).stdout.strip()
-        text = (project / PYPROJECT).read_text(encoding="utf-8") if tracked else ""
+        raw = (project / PYPROJECT).read_bytes() if tracked else b""
+        text = raw.decode("utf-8").replace("\r\n", "\n")
         pinned = bool(text) and has_set_up_pins(text)
         recovery.begin(project)
         say(f"==> Should this update stop half-way: {recovery.restore_hint(project)}")
@@ -123,8 +131,14 @@ def main() -> int:
             hidden = hidden_quickly(text)
             if hidden is None:  # not plain text replacements: tomlkit does it
                 hidden = str(call_helper({"action": "hide", "pyproject": text})["pyproject"])
-            stage(project, hidden)
-    except (UpdateRefused, tomllib.TOMLDecodeError, InvalidRequirement, OSError) as error:
+            stage(project, as_written(hidden, uses_crlf(raw)))  # CRLF stays CRLF
+    except (
+        UpdateRefused,
+        tomllib.TOMLDecodeError,
+        InvalidRequirement,
+        UnicodeDecodeError,
+        OSError,
+    ) as error:
         recovery.end(project)
         say(f"\n!!  Update not started: {error}")
         return 1

@@ -149,6 +149,7 @@ def fresh_uv_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 LONGEST_MODULES = (
     "test_matrix_torch.py",
     "test_answers_property.py",
+    "test_slurm_cluster.py",
     "test_torchrun.py",
     "test_matrix_installs.py",
     "test_generated_project.py",

@@ -44,6 +44,8 @@ DOCS_RULES: list[tuple[str, str]] = [
     # The research workflow (docs/runs.md, docs/upkeep.md) and its tests.
     ("uv run scripts/sweep.py", "tests/test_research.py, tests/test_runs_provenance.py"),
     ("uv run scripts/train_example.py --", "tests/test_runs_provenance.py (run settings)"),
+    ("sudo apt-get install slurm-wlm munge", ".ci/run installs them (as root)"),
+    ("sudo env \"PATH=$PATH\" uv run pytest", "the template's own suite, as root"),
     ("uv run scripts/setup_env.py upgrade", "issue #13: the set-up's upgrade command, with its "
      "tests (not in scripts/setup_env.py yet)"),
 ]  # fmt: skip

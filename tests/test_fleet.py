@@ -224,3 +224,41 @@ def test_upgrade_ends_with_a_table(upgrade, old: Path) -> None:
     header, row = result.stdout.splitlines()
     assert header.split() == ["project", "result", "moved", "lock", "seconds"]
     assert row.split()[:3] == [str(old), "nothing", "to"]  # the first upgrade moved it already
+
+
+def unreadable_project(root: Path, name: str, pyproject: str) -> Path:
+    """A committed project whose pyproject.toml cannot be read as it should."""
+    project = root / name
+    (project / "scripts").mkdir(parents=True)
+    (project / "scripts" / "setup_env.py").write_text("raise SystemExit('never run here')\n")
+    (project / "pyproject.toml").write_text(pyproject)
+    (project / "uv.lock").write_text("version = 1\n")
+    git("init", "-q", cwd=project)
+    git("add", "--all", cwd=project)
+    git("commit", "-qm", name, cwd=project)
+    return project
+
+
+def test_upgrade_reports_an_unreadable_project_and_goes_on(tmp_path: Path) -> None:
+    bad_toml = unreadable_project(tmp_path, "bad-toml", '[project\nname = "x"\n')
+    bad_requirement = unreadable_project(
+        tmp_path, "bad-requirement", '[project]\nname = "x"\ndependencies = ["numpy>>1"]\n'
+    )
+    later = unreadable_project(tmp_path, "later", '[project]\nname = "x"\n')
+    (later / "notes.txt").write_text("uncommitted\n")
+    projects = [str(p) for p in (bad_toml, bad_requirement, later)]
+
+    code, data, progress = fleet_command("upgrade", "--json", *projects)
+
+    reports = by_name(data)
+    assert code == 1
+    assert reports["bad-toml"]["result"].startswith("failed: pyproject.toml does not parse (")
+    assert reports["bad-requirement"]["result"].startswith(
+        "failed: pyproject.toml holds a requirement that is not valid ("
+    )
+    assert "numpy>>1" in reports["bad-requirement"]["result"]
+    assert reports["later"]["result"] == "skipped: uncommitted changes"  # it still ran
+    assert "Traceback" not in progress
+    table = run(["uv", "run", "--quiet", "fleet.py", "upgrade", *projects], TEMPLATE)
+    assert table.returncode == 1 and "Traceback" not in table.stderr
+    assert [line.split()[0] for line in table.stdout.splitlines()] == ["project", *projects]

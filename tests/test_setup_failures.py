@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sys
 from pathlib import Path
 
 import copier
@@ -197,3 +198,36 @@ def test_setup_is_not_ready_when_a_check_tool_cannot_start(tmp_path: Path) -> No
     assert result.returncode == 1
     assert "Set-up failed at step 'check'" in result.stderr and "mypy" in result.stderr
     assert "Environment ready" not in result.stdout
+
+
+def test_update_with_a_uv_that_cannot_start_names_the_step_and_how_to_resume(
+    tagged_template: Path, tmp_path: Path
+) -> None:
+    """The release adds a dependency, so the update re-locks; the uv on PATH is a script
+    whose interpreter is gone (an uninstalled Python): no traceback, the resume command."""
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(tagged_template), str(project),
+        data={"project_name": "Plain", "framework": "none", "python_version": "3.11"},
+        defaults=True, unsafe=True, vcs_ref="v0.1.0", quiet=True,
+    )  # fmt: skip
+    broken = tmp_path / "bin" / "uv"
+    broken.parent.mkdir()
+    broken.write_text("#!/nonexistent/python3\n")
+    broken.chmod(0o755)
+    folders = [d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "uv").exists()]
+    env = os.environ | {"PATH": os.pathsep.join([str(broken.parent), *folders])}
+
+    result = run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "-r", "v0.3.0"],
+        project,
+        env=env,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output and "FileNotFoundError" not in output, output
+    assert f"Re-locking skipped: the uv at {broken} cannot start" in output, output
+    after = output.split("Re-locking skipped")[1]
+    assert "Then run:\n    uv run scripts/setup_env.py --from lock\n" in after
+    assert "Added in v0.2.0." in (project / "README.md").read_text()  # the update is merged

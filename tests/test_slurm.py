@@ -26,7 +26,7 @@ SLURM_CODE = [
 # Long options of sbatch(1) that a job file of ours may use.
 SBATCH_OPTIONS = {
     "job-name", "partition", "account", "nodes", "ntasks-per-node", "gpus-per-node",
-    "cpus-per-task", "time", "output", "requeue",
+    "cpus-per-task", "time", "output", "requeue", "open-mode",
 }  # fmt: skip
 DIRECTIVE = re.compile(r"#SBATCH --(?P<option>[a-z-]+)(=(?P<value>\S+))?")
 

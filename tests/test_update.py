@@ -5,7 +5,8 @@ changes a README heading, adds a dependency (tqdm), and renames the question
 `extra_dependencies` to `extra_requirements` with a migration; and v0.2.1, which also drops
 numpy. A project generated from v0.1.0 with a lab preset is edited like a researcher would
 (code, README, `.env`, `uv add` of two packages, a deliberate pin, a range, a marker) and
-updated through Copier's command line.
+updated through Copier's command line. Copies of it are saved with CRLF line endings, or
+lose their record of the set-up's pins, before updating.
 """
 
 from __future__ import annotations
@@ -430,3 +431,84 @@ def test_switching_to_pixi_drops_uv_lock_and_sets_up_with_pixi(
     assert not (project / "uv.lock").exists()
     # The same set-up script, which now sees [tool.pixi]: pixi is not installed here.
     assert "pixi is not on PATH" in result.stdout, result.stdout
+
+
+# ── Line endings: a CRLF file stays CRLF ───────────────────────────────────
+
+
+def with_crlf(path: Path) -> None:
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+
+
+@pytest.fixture(scope="module")
+def windows_endings(generated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project with pyproject.toml and the answers file saved by a Windows editor."""
+    project = user_copy(generated, tmp_path_factory.mktemp("crlf") / "protein-folding")
+    for name in ("pyproject.toml", ".copier-answers.yml"):
+        with_crlf(project / name)
+    git("commit", "-qam", "Saved on Windows", cwd=project)
+    return project
+
+
+def test_an_update_that_changes_no_dependency_keeps_crlf_line_endings(
+    windows_endings: Path, tmp_path: Path
+) -> None:
+    project = user_copy(windows_endings, tmp_path / "protein-folding")
+    pyproject = (project / "pyproject.toml").read_bytes()
+    result = update(project, "--vcs-ref", "v0.1.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Dependencies unchanged by the update" in result.stdout
+    assert (project / "pyproject.toml").read_bytes() == pyproject
+    assert git("status", "--porcelain", cwd=project) == ""  # the answers file too
+
+
+def test_an_update_that_relocks_keeps_crlf_line_endings(
+    windows_endings: Path, tmp_path: Path
+) -> None:
+    project = user_copy(windows_endings, tmp_path / "protein-folding")
+    result = update(project, "--vcs-ref", "v0.2.0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in ("pyproject.toml", ".copier-answers.yml"):
+        data = (project / name).read_bytes()
+        assert data.count(b"\r\n") == data.count(b"\n"), name
+    changed = git("diff", "--numstat", "--", "pyproject.toml", cwd=project).split()
+    assert int(changed[0]) <= 4, changed  # tqdm and its record line, not every line
+    assert '"tqdm==' in (project / "pyproject.toml").read_text()
+
+
+# ── A project without a record of the set-up's pins ────────────────────────
+
+
+@pytest.fixture(scope="module")
+def without_record(generated: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The record deleted (as the docs say for a project set up before it existed) and numpy
+    pinned back to 2.3.0 on purpose; then the update to v0.2.1, which drops numpy:
+    (project, output, exit status)."""
+    project = user_copy(generated, tmp_path_factory.mktemp("no-record") / "protein-folding")
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    text = text[: text.index("\n[tool.setup-env.pinned]")] + "\n"
+    pyproject.write_text(text.replace(f'"numpy=={pins(project)["numpy"]}"', '"numpy==2.3.0"'))
+    assert run(["uv", "lock"], project).returncode == 0
+    git("commit", "-qam", "numpy 2.3.0 for the paper", cwd=project)
+    result = update(project, "--vcs-ref", "v0.2.1")
+    return project, result.stdout + result.stderr, result.returncode
+
+
+def test_without_a_record_a_pin_the_release_changes_is_a_conflict(without_record) -> None:
+    project, output, returncode = without_record
+    assert returncode != 0, output
+    pyproject = (project / "pyproject.toml").read_text()
+    assert '<<<<<<< before updating\n    "numpy==2.3.0",\n=======\n>>>>>>> after updating\n' in (
+        pyproject
+    )
+    assert "project.dependencies: numpy" in output
+    assert "Re-locking" not in output
+
+
+def test_without_a_record_the_pins_the_release_leaves_alone_stay(without_record) -> None:
+    project, _, _ = without_record
+    pyproject = (project / "pyproject.toml").read_text()
+    outside = pyproject.split("<<<<<<<")[0] + pyproject.split(">>>>>>> after updating")[1]
+    assert '"python-dotenv==' in outside and '"pytest==' in outside
+    assert '    "tqdm",\n' in outside  # the release's addition, to be pinned by the re-lock

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,32 @@ def test_after_the_restore_the_update_runs_to_the_end(worked_on: Path, tmp_path:
     assert result.returncode == 0, result.stdout + result.stderr
     assert USER_README in (project / "README.md").read_text()
     assert '"tqdm==' in (project / "pyproject.toml").read_text()
+
+
+def test_an_update_run_again_after_an_interrupted_relock_relocks(
+    worked_on: Path, tmp_path: Path
+) -> None:
+    """Stopped while re-locking, the half-updated project committed as it was (dependencies
+    without pins, an empty record, uv.lock behind) and updated again: this update changes
+    no dependency, but the project needs the re-lock, and gets it."""
+    project = user_copy(worked_on, tmp_path / "plain-numbers")
+    interrupted_update(project, "relock", "Resolving and locking dependencies")
+    git("add", "--all", cwd=project)
+    git("commit", "-qm", "Half-updated, committed anyway", cwd=project)
+    assert run(["uv", "lock", "--check"], project).returncode != 0  # the state of the issue
+
+    result = run(
+        [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "-r", "v0.2.0"],
+        project,
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Dependencies unchanged" not in output
+    assert "have no pin yet (an earlier set-up stopped before pinning): re-locking" in output
+    assert "Environment ready" in output
+    assert run(["uv", "lock", "--check"], project).returncode == 0
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    pinned = pyproject["tool"]["setup-env"]["pinned"]
+    assert {"numpy", "tqdm", "rich"} - set(pinned) == {"rich"}  # rich: `uv add`, yours
+    assert all("==" in item for item in pyproject["project"]["dependencies"])

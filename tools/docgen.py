@@ -35,7 +35,10 @@ COMPUTED_DEFAULTS: dict[str, str] = {
     "package_name": (
         "the project name in lowercase with `_` (`Protein Folding` gives `protein_folding`)"
     ),
-    "author_name": "git's `user.name`, else your login name",
+    "author_name": (
+        "git's `user.name`; none when git has no `user.name` (then the name must be typed, "
+        "or given with `-d author_name=...`: never your login name)"
+    ),
     "author_email": "git's `user.email`, else empty",
     "accelerator": (
         "the build this machine's GPU and driver run (the newest CUDA build the NVIDIA driver "
@@ -112,6 +115,7 @@ def _help_environment() -> jinja2.Environment:
     )
     environment.globals["python_range"] = compat.python_range
     environment.filters["help_lines"] = lambda text: text
+    environment.filters["git_config_source"] = lambda key: f"default: git config {key}, if set"
     environment.filters["extra_name"] = lambda build: (
         build if isinstance(build, jinja2.Undefined) else torch_releases.extra_name(build)
     )

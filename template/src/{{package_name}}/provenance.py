@@ -8,6 +8,8 @@ Every run writes manifest.json into its folder (runs.py calls `write_manifest`):
   `drift`: where they differ from the lock;
 - `machine`: the host, Python, the torch build, the GPU driver and CUDA, the devices (the
   smoke test's facts, gathered quickly);
+- `slurm`: the batch system's facts when the run is a SLURM job (job id, array job and
+  task, job name, partition, account, nodes, tasks, CPUs, GPUs, restarts), else null;
 - `command`, `seed`, `config`: how the run was started and with which settings;
 - `env_keys`: the NAMES of the settings in .env, never their values.
 
@@ -36,9 +38,22 @@ from .smoke.facts import Facts, gather
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
-# The batch system's ids of the job, when the run is one (they differ between any two runs,
-# so they are recorded but never compared).
-SLURM_VARIABLES = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_NODELIST")
+# What SLURM tells a job about itself, by the name the manifest gives each fact (they differ
+# between any two jobs, so they are recorded but never compared). Only those set are kept.
+SLURM_FACTS = {
+    "job_id": "SLURM_JOB_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "job_name": "SLURM_JOB_NAME",
+    "partition": "SLURM_JOB_PARTITION",
+    "account": "SLURM_JOB_ACCOUNT",
+    "nodes": "SLURM_JOB_NODELIST",
+    "num_nodes": "SLURM_JOB_NUM_NODES",
+    "ntasks": "SLURM_NTASKS",
+    "cpus_per_task": "SLURM_CPUS_PER_TASK",
+    "gpus_on_node": "SLURM_GPUS_ON_NODE",
+    "restarts": "SLURM_RESTART_COUNT",  # a requeued job's count of starts before this one
+}
 
 
 def _now() -> str:
@@ -103,6 +118,18 @@ def machine(facts: Facts) -> dict[str, Any]:
     }
 
 
+def slurm_job() -> dict[str, str | int] | None:
+    """The SLURM job this run is part of (numbers as numbers), or None outside SLURM."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    found: dict[str, str | int] = {}
+    for fact, variable in SLURM_FACTS.items():
+        value = os.environ.get(variable)
+        if value:
+            found[fact] = int(value) if value.isdigit() else value
+    return found
+
+
 def env_key_names(root: Path) -> list[str]:
     env_file = root / ".env"
     return sorted(dotenv_values(env_file)) if env_file.is_file() else []
@@ -117,7 +144,7 @@ def manifest(config: dict[str, Any]) -> dict[str, Any]:
         "started": _now(),
         "finished": None,
         "command": [sys.executable, *sys.argv],
-        "slurm": {name: os.environ[name] for name in SLURM_VARIABLES if name in os.environ},
+        "slurm": slurm_job(),
         "git": git_state(root),
         "lock": lock_state(root),
         "packages": installed_packages(),
