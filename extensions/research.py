@@ -19,8 +19,9 @@ from .containers import gpu_vendor, runtime_image
 from .slurm import sync_options
 from .tool_versions import PIP_AUDIT, UV
 
-# Typed run settings read from a file and the command line (src/<package>/runs.py).
-RUN_DEPENDENCIES = ("pydantic-settings",)
+# Typed run settings read from a file and the command line (src/<package>/runs.py); the
+# package and the scripts import pydantic itself too (Field), so it is declared.
+RUN_DEPENDENCIES = ("pydantic", "pydantic-settings")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,9 @@ class Tracker:
     # Packages mypy takes as untyped instead of reading: no type information, or so much of
     # it that mypy needs minutes (only tracking.py uses them).
     mypy_skip: tuple[str, ...]
+    # Dependencies loaded by the tracker at run time, never imported by the project's code
+    # (deptry is told, in pyproject.toml).
+    runtime_only: tuple[str, ...] = ()
 
 
 TrackerName = Literal["none", "tensorboard", "wandb", "mlflow"]  # the `tracker` answer
@@ -43,14 +47,21 @@ TRACKERS: dict[TrackerName, Tracker] = {
     # Offline by default (WANDB_MODE in .env): runs are uploaded later with `wandb sync`.
     "wandb": Tracker("Weights & Biases", ("wandb",), ()),
     # The client without MLflow's server and UI (mlflow is ~600 MB installed), plus what its
-    # local SQLite store needs; `uvx mlflow ui` shows the runs.
-    "mlflow": Tracker("MLflow", ("alembic", "mlflow-skinny", "sqlalchemy"), ("mlflow",)),
+    # local SQLite store needs; scripts/mlflow_ui.py shows the runs (the UI, at the locked
+    # version, run by uvx).
+    "mlflow": Tracker(
+        "MLflow",
+        ("alembic", "mlflow-skinny", "sqlalchemy"),
+        ("mlflow",),
+        runtime_only=("alembic", "sqlalchemy"),
+    ),
 }
 
 # Jupyter: ipykernel runs the notebooks in the locked environment (and registers it as a
 # kernel for JupyterLab or a cluster's JupyterHub), nbclient executes them headless in the
-# tests, nbstripout removes outputs before a commit.
-NOTEBOOK_DEV_DEPENDENCIES = ("ipykernel", "nbclient", "nbstripout")
+# tests (reading them with nbformat, which the tests import), nbstripout removes outputs
+# before a commit.
+NOTEBOOK_DEV_DEPENDENCIES = ("ipykernel", "nbclient", "nbformat", "nbstripout")
 
 MAX_COOLOFF_DAYS = 90
 

@@ -18,6 +18,7 @@ RULES: list[tuple[str, str]] = [
     ("uv run --with jupyterlab jupyter lab", "not here: starts a server"),
     ("uvx tensorboard", "not here: starts a server"),
     ("uvx mlflow ui", "not here: starts a server"),
+    ("uv run scripts/mlflow_ui.py", "not here: starts a server (--check resolves it)"),
     ("uv sync --extra cu", "not here: installs a CUDA build, and only stand-ins exist here"),
     ("uv sync --extra rocm", "not here: installs a ROCm build, and only stand-ins exist here"),
     ("uv sync --frozen", "not here: the SLURM job's own install, run by the job files"),

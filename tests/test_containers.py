@@ -154,6 +154,37 @@ def test_apptainer_definition_is_well_formed(projects: dict[str, Path], accelera
     assert text.count("Bootstrap: docker") == 2
 
 
+SHELL_SECTIONS = ("post", "environment", "runscript", "startscript", "test")
+
+
+def apptainer_scripts(text: str) -> dict[str, str]:
+    """The shell scripts of a definition file (/bin/sh runs them), by stage and section."""
+    scripts: dict[str, str] = {}
+    stage, section = "", ""
+    for line in text.splitlines():
+        if line.startswith("Stage:"):
+            stage = line.split()[1]
+        elif line.startswith("%"):
+            section = line.split()[0][1:]
+        elif section in SHELL_SECTIONS and line.strip():
+            scripts[f"{stage} %{section}"] = scripts.get(f"{stage} %{section}", "") + line + "\n"
+    return scripts
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+def test_apptainer_shell_sections_pass_shellcheck(
+    projects: dict[str, Path], accelerator: str
+) -> None:
+    scripts = apptainer_scripts((projects[accelerator] / "apptainer.def").read_text())
+    assert {"build %post", "final %runscript", "final %test"} <= scripts.keys()
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    for name, script in scripts.items():
+        checked = subprocess.run(
+            [str(shellcheck), "--shell=sh", "-"], input=script, capture_output=True, text=True
+        )
+        assert checked.returncode == 0, f"{name}:\n{script}{checked.stdout}"
+
+
 @pytest.mark.parametrize("accelerator", ACCELERATORS)
 def test_apptainer_builds_from_the_lock_in_two_stages(
     projects: dict[str, Path], accelerator: str

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import yaml
 from conftest import TEMPLATE
 from packaging.version import Version
 
-from extensions import compat, containers, cuda, pytorch_facts, torch_releases
+from extensions import compat, containers, cuda, pytorch_facts, starters, torch_releases
 from tasks.recovery import RESTORE
 from tools import docgen, mkdocs_hooks
 
@@ -201,3 +202,105 @@ def test_releases_table_spans_each_builds_torch_lines() -> None:
             key=Version,
         )
         assert row.startswith(f"| `{build.name}` | `{lines[0]}` … `{lines[-1]}` |")
+
+
+# ── Drift: the docs against the repository and the template ───────────────
+
+
+def test_question_reference_in_docs_is_current() -> None:
+    """docs/questions.md is committed (links to it work outside the built site too) and is
+    what copier.yml says."""
+    page = (TEMPLATE / "docs" / "questions.md").read_text(encoding="utf-8")
+    expected = docgen.questions_page((TEMPLATE / "copier.yml").read_text(encoding="utf-8"))
+    assert page == expected, "stale: run `uv run python -m tools.docgen`"
+
+
+_LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+
+
+@pytest.mark.parametrize(
+    "page",
+    [TEMPLATE / "README.md", TEMPLATE / "CHANGELOG.md", *sorted((TEMPLATE / "docs").glob("*.md"))],
+    ids=lambda p: p.name,
+)
+def test_every_relative_link_points_at_a_file_in_the_repository(page: Path) -> None:
+    """A link works where the page is read: on GitHub as on the site (a page that only the
+    site build generates is a broken link in the repository)."""
+    broken = []
+    for match in _LINK.finditer(page.read_text(encoding="utf-8")):
+        target = match["target"].split("#")[0]
+        if not target or re.match(r"[a-z]+:", target):
+            continue
+        if not (page.parent / target).exists():
+            broken.append(match["target"])
+    assert broken == []
+
+
+def template_outputs() -> set[str]:
+    """Where each template file is written in a project (`src/<package>/...`), every answer
+    taken (a `{% if %}` in a name kept)."""
+    root = TEMPLATE / "template"
+    outputs = set()
+    for file in root.rglob("*"):
+        path = file.relative_to(root).as_posix()
+        if not file.is_file() or path.startswith("_partials/"):
+            continue
+        path = re.sub(r"\{% if [^%]*%\}(.*?)\{% endif %\}", r"\1", path)
+        path = path.replace("{{package_name}}", "<package>")
+        path = path.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
+        outputs.add(path.removesuffix(".jinja"))
+    return outputs
+
+
+def update_table() -> dict[str, list[str]]:
+    """docs/updating.md, "What an update touches": each row's kind (its bold words, else its
+    first word) and the paths its first cell names. In a list, a name without a folder is in
+    the folder of the path before it (`src/<package>/config.py`, `runs.py`); `;` starts a
+    new list."""
+    text = (TEMPLATE / "docs" / "updating.md").read_text(encoding="utf-8")
+    table = text[text.index("### What an update touches") :].split("\n\n")[1]
+    rows: dict[str, list[str]] = {}
+    for line in table.splitlines()[2:]:
+        files, effect = line.strip("|").split(" | ", 1)
+        kind = re.search(r"\*\*(.+?)\*\*", effect) or re.match(r"\s*(\w+)", effect)
+        assert kind is not None, line
+        paths: list[str] = []
+        for group in files.split(";"):
+            folder = ""
+            for span in re.findall(r"`([^`]+)`", group):
+                if "/" in span.rstrip("/"):
+                    folder, path = span.rsplit("/", 1)[0] + "/", span
+                else:
+                    path = folder + span
+                paths.append(path)
+        rows.setdefault(kind[1], []).extend(paths)
+    return rows
+
+
+def test_the_update_table_names_every_template_file_with_what_an_update_does() -> None:
+    """Every file the template writes is in docs/updating.md's table, in the row the template
+    decides: starter code (extensions/starters.py) never touched, the answers file rewritten,
+    everything else merged; the never-merged row is copier.yml's _skip_if_exists."""
+    config = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    starter = {path.replace("src/*/", "src/<package>/") for path in starters.STARTERS}
+    rows = update_table()
+    assert rows["Never merged"] == config["_skip_if_exists"]
+    expected_row = {
+        path: "Never touched" if path in starter else
+        "Rewritten" if path == ".copier-answers.yml" else "Merged three ways"
+        for path in template_outputs()
+    }  # fmt: skip
+    spans = {path: kind for kind, paths in rows.items() for path in paths}
+    found = {}
+    for path in expected_row:
+        matches = [s for s in spans if s == path or (s.endswith("/") and path.startswith(s))]
+        found[path] = spans[max(matches, key=len)] if matches else "(not in the table)"
+    assert found == expected_row
+    stale = [
+        s
+        for s in spans
+        if s not in rows["Never merged"]
+        and not (TEMPLATE / s).is_file()  # a file of this repository, named as the source
+        and not any(s == path or (s.endswith("/") and path.startswith(s)) for path in expected_row)
+    ]
+    assert stale == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -233,3 +234,67 @@ def test_upgrade_reports_old_new_and_held() -> None:
         "    rich 13.0.0: held by your pin (rich==13.0.0)",
         "    pytest 9.2.0: unchanged (the newest allowed)",
     ]
+
+
+def test_upgrade_of_one_package_reports_only_it_and_what_moved_with_it() -> None:
+    """`upgrade ruff` says nothing of numpy ("unchanged (the newest allowed)" would be false:
+    a plain `upgrade` moves it), but names a dependency that moved along with ruff."""
+    lines = setup_env.moves(
+        {"numpy": "2.2.0", "ruff": "0.9.0", "rich": "13.0.0", "pytest": "9.2.0"},
+        {"numpy": "2.2.0", "ruff": "0.15.0", "rich": "13.1.0", "pytest": "9.2.0"},
+        {},
+        ("ruff",),
+    )
+    assert lines == [
+        "    ruff 0.9.0 → 0.15.0",
+        "    rich 13.0.0 → 13.1.0 (not asked: moved with ruff)",
+        "    (2 other direct dependencies not asked to move: kept as locked)",
+    ]
+
+
+# ── The record and pyproject.toml, checked before anything is done ────────
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        ('numpy = "banana"', '[tool.setup-env.pinned] numpy = "banana" is not a version'),
+        ("numpy = 2", "[tool.setup-env.pinned] numpy = 2 is not a version"),
+        ('numpy = ["2.3.0"]', '[tool.setup-env.pinned] numpy = ["2.3.0"] is not a version'),
+    ],
+)
+def test_a_record_value_that_is_not_a_version_is_named(record: str, problem: str) -> None:
+    text = f'[project]\nname = "demo"\ndependencies = ["numpy==2.3.0"]\n\n{RECORD_HEAD}{record}\n'
+    for parse in (tomllib.loads, setup_env.tomlkit.parse):  # the set-up and `upgrade` read both
+        with pytest.raises(setup_env.InvalidRecord) as refused:
+            setup_env.record_in(parse(text))
+        assert str(refused.value) == f"pyproject.toml: {problem}."
+        assert "git checkout -- pyproject.toml" in refused.value.hint
+
+
+@pytest.mark.parametrize("value", ['"all of them"', "3", "[1, 2]"])
+def test_a_record_that_is_not_a_table_is_named(value: str) -> None:
+    text = f'[project]\nname = "demo"\n\n[tool.setup-env]\npinned = {value}\n'
+    with pytest.raises(setup_env.InvalidRecord, match=r"\[tool.setup-env.pinned\] is .*, not a"):
+        setup_env.record_in(tomllib.loads(text))
+    with pytest.raises(setup_env.InvalidRecord):
+        setup_env.upgrade_plan(text, [])
+
+
+RECORD_HEAD = "[tool.setup-env.pinned]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('[project\nname = "demo"\n', "pyproject.toml cannot be read: Expected ']'"),
+        ('[project]\ndependencies = ["numpy>>2"]\n', '"numpy>>2" is not a requirement'),
+        ('[dependency-groups]\ndev = ["pytest", "ruff=="]\n', '"ruff==" is not a requirement'),
+    ],
+)
+def test_a_pyproject_the_set_up_cannot_read_is_named(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(setup_env.InvalidProject, match=re.escape(problem)):
+        setup_env.check_pyproject(tmp_path / "pyproject.toml")

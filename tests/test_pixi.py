@@ -325,6 +325,14 @@ def test_uv_project_has_no_pixi_tables(rendered: Render) -> None:
     assert not (project / ".gitattributes").exists()
 
 
+def test_activation_script_passes_shellcheck(pixi_project: PixiProject) -> None:
+    """pixi sources it with the user's shell: it says it is POSIX sh, and is clean as such."""
+    script = pixi_project() / "scripts" / "activate.sh"
+    shellcheck = Path(sys.executable).parent / "shellcheck"
+    result = subprocess.run([str(shellcheck), str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
 def activate(project: Path, shell: str, prefix: Path, **env: str) -> dict[str, str]:
     """Source scripts/activate.sh as pixi does, in `shell`, and return the environment."""
     script = f'. "{project}/scripts/activate.sh" && env -0'

@@ -8,6 +8,7 @@ tests/test_runs_provenance.py (runs, sweeps, manifests) and tests/test_research_
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -137,6 +138,21 @@ def test_pixi_project_gets_no_uv_only_files(project_of: ProjectOf) -> None:
     assert not {".devcontainer/devcontainer.json", ".github/workflows/audit.yml"} & present
 
 
+def test_readme_lists_the_exit_statuses_of_exits_py(project_of: ProjectOf) -> None:
+    """One table of exit statuses (src/<package>/exits.py), shown in the README."""
+    project = project_of("default")
+    spec = importlib.util.spec_from_file_location(
+        "exits", project / "src" / "protein_folding" / "exits.py"
+    )
+    assert spec is not None and spec.loader is not None
+    exits = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(exits)
+    readme = (project / "README.md").read_text()
+    table = readme[readme.index("## Exit statuses") :].split("\n## ")[0]
+    statuses = [int(row.split("|")[1]) for row in table.splitlines() if re.match(r"\| \d", row)]
+    assert statuses == [status.value for status in exits.Exit]
+
+
 # ── Dependencies, pins, uv settings ───────────────────────────────────────
 
 
@@ -262,7 +278,9 @@ def test_dependabot_still_updates_the_actions(project_of: ProjectOf) -> None:
 
 @pytest.mark.parametrize("variant", UPKEEP_VARIANTS)
 def test_workflows_pass_zizmor(project_of: ProjectOf, variant: str) -> None:
-    result = tool("zizmor", "--offline", "--no-progress", ".github", cwd=project_of(variant))
+    """Pedantic: the scheduled jobs limit their concurrency and explain each permission."""
+    command = ["zizmor", "--offline", "--no-progress", "--pedantic", ".github"]
+    result = tool(*command, cwd=project_of(variant))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

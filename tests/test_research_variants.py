@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import git, render, run
+from conftest import TEMPLATE, git, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -84,6 +84,24 @@ def test_generated_ci_steps_pass(project_of: ProjectOf, variant: str) -> None:
     for name, command in workflow_steps(project, "ci.yml").items():
         result = run(shlex.split(command), project, timeout=600)
         assert result.returncode == 0, f"{name}: {command}\n{result.stdout}{result.stderr}"
+
+
+def template_pin(name: str) -> str:
+    """A tool's pin in the template's own dev group (`deptry==0.25.1`)."""
+    pins = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    return next(pin for pin in pins if pin.startswith(f"{name}=="))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_every_import_is_a_declared_dependency(project_of: ProjectOf, variant: str) -> None:
+    """deptry, in the installed project (it maps imports to the installed distributions):
+    with the project's [tool.deptry] settings, then over the tests too, where a dev
+    dependency may be imported (pydantic and nbformat were imported but not declared)."""
+    project = project_of(variant)
+    deptry = ["uv", "run", "--locked", "--with", template_pin("deptry"), "deptry", "."]
+    for options in ([], ["--exclude", r"\.venv", "--ignore", "DEP004"]):
+        result = run([*deptry, *options], project)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 # ── Trackers, offline ─────────────────────────────────────────────────────
@@ -170,6 +188,23 @@ def test_mlflow_logs_to_the_local_store(
     error = json.loads((folder / "results.json").read_text())["max_weight_error"]
     assert result.stdout.split() == ["512", str(error)]
     assert (project / "outputs" / "mlflow.db").is_file()
+
+
+def test_the_documented_mlflow_viewer_resolves_to_the_locked_mlflow(
+    project_of: ProjectOf,
+) -> None:
+    """The README's viewer runs MLflow's UI at the locked mlflow-skinny's version: the
+    store's schema is that version's, and a UI of another version refuses it. Resolved, not
+    installed (the UI is 600 MB); starting it was checked by hand (issue #20)."""
+    project = project_of("mlflow")
+    readme = (project / "README.md").read_text()
+    assert "`uv run scripts/mlflow_ui.py`" in readme and "see the runs with\n`uvx" not in readme
+    locked = tomllib.loads((project / "uv.lock").read_text())["package"]
+    (skinny,) = [p["version"] for p in locked if p["name"] == "mlflow-skinny"]
+    result = run(["uv", "run", "--locked", "scripts/mlflow_ui.py", "--check"], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    resolved = result.stdout.split("resolves to ")[1].split(";")[0].split(", ")
+    assert {f"mlflow=={skinny}", f"mlflow-skinny=={skinny}"} <= set(resolved), result.stdout
 
 
 # ── Notebooks ─────────────────────────────────────────────────────────────

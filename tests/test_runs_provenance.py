@@ -1,7 +1,9 @@
 """Runs in a generated, installed project (the default answers, NumPy only): settings from a
-file and the command line reach the run and are saved with it; every run writes its
-provenance manifest; two runs compare, naming a dependency changed between them; a sweep
-runs here and as the tasks of a SLURM job array."""
+file and the command line reach the run and are saved with it, and a wrong one stops the run
+before anything is written; every run writes its provenance manifest; two runs compare,
+naming a dependency changed between them and the results that differ; a sweep runs here and
+as the tasks of a SLURM job array, and ends with a table of its runs. Hostile settings,
+manifests and sweeps are tried by hypothesis inside the project (tests/in_project)."""
 
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import json
 import os
 import re
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, render, run
+from conftest import TEMPLATE, git, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -87,17 +90,57 @@ def test_settings_file_is_read_and_saved_settings_repeat_the_run(
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        (["--samples", "0"], "samples: Input should be greater than 0"),
+        (["--samples", "0"], "Invalid setting --samples 0: Input should be greater than 0"),
         (["--sample", "10"], "unrecognized arguments: --sample 10"),
+        (["--seed", str(2**32)], "--seed 4294967296: .*; allowed: a whole number from 0 to 42"),
+        (["--noise", "inf"], "--noise inf: Input should be a finite number"),
+        (["--config", "{big}"], "samples = 100000000000000000000 in .*big.toml: .* most 1000000"),
+        (["--config", "{broken}"], "broken.toml cannot be read: Invalid value"),
+        (["--config", "{listed}"], "listed.json holds a list, not a table of settings"),
     ],
-)
+)  # fmt: skip
 def test_a_wrong_setting_stops_the_run_before_it_starts(
-    project: Path, args: list[str], problem: str
+    project: Path, tmp_path: Path, args: list[str], problem: str
 ) -> None:
-    result, created = new_runs(project, [*TRAIN, *args])
-    assert result.returncode != 0
-    assert problem in result.stderr
+    """One line naming the setting and what it allows, exit status 2, and no run folder."""
+    files = {"big": "samples = 100000000000000000000\n", "broken": "samples = [\n"}
+    for name, text in files.items():
+        (tmp_path / f"{name}.toml").write_text(text)
+    (tmp_path / "listed.json").write_text("[1, 2]")
+    paths = {name: str(tmp_path / f"{name}.toml") for name in files}
+    paths["listed"] = str(tmp_path / "listed.json")
+    result, created = new_runs(project, [*TRAIN, *(arg.format(**paths) for arg in args)])
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert re.search(problem, result.stderr), result.stderr
+    assert "Traceback" not in result.stderr
     assert created == []
+
+
+def test_hostile_settings_manifests_and_sweeps_are_accepted_or_refused(project: Path) -> None:
+    """Hypothesis, inside the project: every settings file, command line, config.json,
+    manifest and sweep it makes up gives usable settings or a one-line refusal."""
+    pins = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())["dependency-groups"]["dev"]
+    hypothesis = next(pin for pin in pins if pin.startswith("hypothesis=="))
+    script = TEMPLATE / "tests" / "in_project" / "properties.py"
+    command = ["uv", "run", "--locked", "--with", hypothesis, "python", str(script)]
+    result = run([*command, "plain_numbers"], project, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "all properties hold" in result.stdout
+
+
+def test_help_of_each_script_is_whole(project: Path) -> None:
+    """Each script's --help gives its whole first paragraph, each setting's allowed values."""
+    for script, opening in [
+        ("sweep.py", "Run a script once for every combination of settings: here, one after "
+                     "another, or as a SLURM job array, one combination per array task."),
+        ("compare_runs.py", "Compare two runs: what differs in code, environment, machine, "
+                            "settings and results."),
+        ("train_example.py", "--seed int seed of every random number generator; allowed: a "
+                             "whole number from 0 to 4294967295 (default: 0)"),
+    ]:  # fmt: skip
+        result = run(["uv", "run", "--locked", f"scripts/{script}", "--help"], project)
+        assert result.returncode == 0, result.stderr
+        assert opening in " ".join(result.stdout.split()), result.stdout
 
 
 # ── Provenance ────────────────────────────────────────────────────────────
@@ -154,7 +197,7 @@ def test_identical_runs_compare_equal(project: Path) -> None:
     first, second = train(project, "--seed", "5"), train(project, "--seed", "5")
     result = compare(project, first, second)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Same code, environment, machine and settings." in result.stdout
+    assert "Same code, environment, machine, settings and results." in result.stdout
 
 
 @contextmanager
@@ -186,6 +229,7 @@ def test_runs_across_a_dependency_change_compare_naming_it(project: Path) -> Non
     assert ["package", "numpy", locked, "->", older] in lines
     assert any(line[:2] == ["lock", "(uv.lock)"] for line in lines)
     assert ["setting", "noise", "0.05", "->", "0.1"] in lines
+    assert any(line[:2] == ["result", "max_weight_error"] for line in lines)
     assert [
         "git",
         head_of(project),
@@ -203,6 +247,40 @@ def head_of(project: Path) -> str:
     return git("rev-parse", "HEAD", cwd=project).strip()[:12]
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{", "manifest.json cannot be read as JSON (JSONDecodeError"),
+        ('{"packages": "numpy 2.3"}', "manifest.json: 'packages' holds text, not an object"),
+    ],
+)
+def test_a_corrupt_manifest_is_refused_by_name(
+    project: Path, tmp_path: Path, content: str, problem: str
+) -> None:
+    """Exit status 2, not 1 ("the runs differ"), and one line naming the file."""
+    good = train(project)
+    (tmp_path / "manifest.json").write_text(content)
+    result = compare(project, good, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("!!  ") and problem in first, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_runs_that_differ_only_in_results_say_so(project: Path, tmp_path: Path) -> None:
+    first = train(project, "--seed", "11")
+    second = tmp_path / "copy"
+    second.mkdir()
+    for name in ("manifest.json", "config.json"):
+        (second / name).write_text((first / name).read_text())
+    (second / "results.json").write_text(json.dumps({"max_weight_error": 1.5}))
+    result = compare(project, first, second)
+    assert result.returncode == 1, result.stdout + result.stderr
+    error = read(first, "results.json")["max_weight_error"]
+    assert f"result max_weight_error  {error} -> 1.5" in result.stdout
+    assert "Only the results differ" in result.stdout
+
+
 # ── Sweeps ────────────────────────────────────────────────────────────────
 
 GRID = ["samples=32,64", "seed=0,1"]
@@ -212,11 +290,41 @@ def settings_of(folders: list[Path]) -> list[tuple[int, int]]:
     return [(read(f, "config.json")["samples"], read(f, "config.json")["seed"]) for f in folders]
 
 
-def test_sweep_runs_every_combination_here(project: Path) -> None:
-    result, folders = new_runs(project, [*SWEEP, *GRID])
+def test_sweep_runs_every_combination_here_and_tabulates_them(project: Path) -> None:
+    result, folders = new_runs(project, [*SWEEP, *GRID, "features=4"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(settings_of(folders)) == [(32, 0), (32, 1), (64, 0), (64, 1)]
-    assert "==> sweep 4/4: scripts/train_example.py --samples 64 --seed 1" in result.stdout
+    assert "==> sweep 4/4: scripts/train_example.py --samples 64 --seed 1 --features 4" in (
+        result.stdout
+    )
+    table = result.stdout[result.stdout.index("==> 4 run(s) of scripts/train_example.py:") :]
+    rows = [line.split() for line in table.splitlines()[1:]]
+    assert rows[0] == ["#", "samples", "seed", "max_weight_error", "folder"]  # features: fixed
+    for number, (row, folder) in enumerate(zip(rows[1:], folders, strict=True)):
+        error = read(folder, "results.json")["max_weight_error"]
+        assert row[:3] == [str(number), *map(str, settings_of([folder])[0])]
+        assert float(row[3]) == pytest.approx(error, rel=1e-5)
+        assert row[4] == str(folder.relative_to(project))
+
+
+@pytest.mark.parametrize(
+    ("assignments", "problem"),
+    [
+        (["seed=0,1", "seed=2,3"], "seed is given twice (seed=0,1 and seed=2,3)"),
+        (["batch_size=1", "batch-size=2"], "batch-size is given twice"),
+        (["seed=0,0"], "'seed=0,0' lists 0 twice"),
+        (["seed=0,,1"], "'seed=0,,1' has an empty value"),
+        (["seed"], "'seed' is not NAME=VALUE[,VALUE...]"),
+    ],
+)
+def test_a_wrong_sweep_is_refused_before_any_run(
+    project: Path, assignments: list[str], problem: str
+) -> None:
+    result, folders = new_runs(project, [*SWEEP, *assignments])
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"!!  {problem}"), result.stderr
+    assert "==> sweep" not in result.stdout
+    assert folders == []
 
 
 def test_sweep_lists_the_numbered_combinations(project: Path) -> None:

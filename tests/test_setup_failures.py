@@ -200,6 +200,70 @@ def test_setup_is_not_ready_when_a_check_tool_cannot_start(tmp_path: Path) -> No
     assert "Environment ready" not in result.stdout
 
 
+# ── A pyproject.toml the set-up cannot work on: one line, exit status 2, nothing changed ──
+
+
+def with_record(project: Path, record: str) -> None:
+    """The project's pyproject.toml with `record` as the set-up's record of pins."""
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + f"\n{record}\n")
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        (
+            '[tool.setup-env.pinned]\nnumpy = "banana"',
+            '!!  pyproject.toml: [tool.setup-env.pinned] numpy = "banana" is not a version.',
+        ),
+        (
+            '[tool.setup-env]\npinned = "all of them"',
+            '!!  pyproject.toml: [tool.setup-env.pinned] is text ("all of them"), not a table',
+        ),
+    ],
+)
+def test_a_record_that_is_not_one_stops_the_set_up_and_upgrade(
+    tmp_path: Path, record: str, problem: str
+) -> None:
+    project = locked_project(tmp_path)
+    with_record(project, record)
+    before = (project / "pyproject.toml").read_bytes()
+    for command in (["--from", "pin"], ["upgrade"], ["upgrade", "numpy"]):
+        result = run(["uv", "run", "scripts/setup_env.py", *command], project)
+        assert result.returncode == 2, result.stdout + result.stderr
+        lines = result.stderr.splitlines()  # after uv's own lines (installing the script's)
+        first, hint = lines[next(i for i, line in enumerate(lines) if line.startswith("!!")) :][:2]
+        assert first.startswith(problem), result.stderr
+        assert hint.startswith("    What to try: The set-up writes this table")
+        assert "Traceback" not in result.stderr
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
+def test_a_record_that_is_not_one_refuses_the_update_in_one_line(tmp_path: Path) -> None:
+    """`copier update` asks tasks/dependency_merge.py (which reads the record as the set-up
+    does) to hide the pins: a broken record is named, not a traceback cut mid-path."""
+    sys.path.insert(0, str(TEMPLATE / "tasks"))
+    from pre_update import UpdateRefused, call_helper
+
+    pyproject = '[project]\nname = "demo"\ndependencies = ["numpy==2.3.0"]\n\n'
+    pyproject += '[tool.setup-env]\npinned = "all of them"\n'
+    with pytest.raises(UpdateRefused) as refused:
+        call_helper({"action": "hide", "pyproject": pyproject})
+    message = str(refused.value)
+    assert "\n" not in message and "Traceback" not in message
+    assert '[tool.setup-env.pinned] is text ("all of them"), not a table' in message
+
+
+def test_a_step_after_lock_without_uv_lock_names_the_lock_step(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", skip_tasks=True, framework="none")
+    for step in ("pin", "verify", "sync"):
+        result = run(["uv", "run", "scripts/setup_env.py", "--from", step], project)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"Set-up failed at step '{step}': there is no uv.lock yet" in result.stderr
+        assert "What to try: Run the set-up from the 'lock' step." in result.stderr
+        assert "Then resume with: uv run scripts/setup_env.py --from lock" in result.stderr
+
+
 def test_update_with_a_uv_that_cannot_start_names_the_step_and_how_to_resume(
     tagged_template: Path, tmp_path: Path
 ) -> None:

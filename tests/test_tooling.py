@@ -123,8 +123,10 @@ def test_every_github_job_has_a_timeout(project_of: ProjectOf, variant: str) -> 
 
 @pytest.mark.parametrize("variant", GITHUB)
 def test_github_workflows_pass_zizmor(project_of: ProjectOf, variant: str) -> None:
-    """Pinned actions, no persisted credentials, read-only token, a Dependabot cooldown."""
-    result = tool("zizmor", "--offline", "--no-progress", ".github", cwd=project_of(variant))
+    """Pinned actions, no persisted credentials, read-only token, a Dependabot cooldown;
+    pedantic too: concurrency limits, every permission explained."""
+    command = ["zizmor", "--offline", "--no-progress", "--pedantic", ".github"]
+    result = tool(*command, cwd=project_of(variant))
     assert result.returncode == 0, result.stdout + result.stderr
 
 

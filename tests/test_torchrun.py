@@ -87,3 +87,15 @@ def test_train_example_reads_its_settings_and_records_the_torch_build(
     assert manifest["machine"]["torch"] == "2.13.0+cpu"
     assert manifest["packages"]["torch"] == "2.13.0+cpu"
     assert len((folder / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_help_shows_each_setting_plainly(torch_project: Path) -> None:
+    """`--run-dir Path`, not `--run-dir {Path,null}`; each setting with its allowed values."""
+    result = run(["uv", "run", "--locked", "scripts/train.py", "--help"], torch_project)
+    assert result.returncode == 0, result.stderr
+    shown = " ".join(result.stdout.split())
+    assert "{Path,null}" not in shown
+    assert "--run-dir Path default: OUTPUT_DIR/train; allowed: a path, or null (none)" in shown
+    assert "--batch-size int samples per process and step; allowed: a whole number above 0" in (
+        shown
+    )

@@ -157,3 +157,18 @@ def test_an_interrupted_upgrade_puts_pyproject_and_lock_back(
         assert process.wait(timeout=60) == 130, output
     assert "Upgrade interrupted: pyproject.toml and uv.lock are back as they were" in output
     assert {name: (project / name).read_bytes() for name in before} == before
+
+
+def test_upgrade_of_one_package_reports_only_it(old_project: Path, tmp_path: Path) -> None:
+    """`upgrade ruff` in the old project: numpy, which a plain `upgrade` moves, is not
+    reported "unchanged (the newest allowed)"; only ruff is, and the rest are counted."""
+    project = tmp_path / "copy"
+    git("clone", "-q", str(old_project), str(project), cwd=tmp_path)
+    result = run([*UPGRADE, "ruff"], project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = result.stdout[result.stdout.index("==> Upgraded (old → new):") :].splitlines()[1:]
+    assert report[0] == f"    ruff 0.9.0 → {newest('ruff')}"
+    assert not [line for line in report if "numpy" in line or "newest allowed" in line], report
+    assert re.fullmatch(r"    \(\d+ other direct dependencies not asked to move: kept as locked\)",
+                        report[-1]), report  # fmt: skip
+    assert pins(project)["numpy"] == OLD["numpy"]

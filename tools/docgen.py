@@ -1,8 +1,9 @@
 """Pages of the documentation site generated from the template's own sources.
 
-Generated, never hand-written, so they cannot drift: the question reference comes from
-copier.yml, the driver table from extensions/cuda.py. tools/mkdocs_hooks.py calls these
-while the site builds.
+Generated, never hand-written, so they cannot drift: the question reference
+(docs/questions.md, written by `uv run python -m tools.docgen`) comes from copier.yml, the
+driver table from extensions/cuda.py. tools/mkdocs_hooks.py calls these while the site
+builds.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def questions_page(copier_yml: str) -> str:
         "",
         "A *computed* default depends on the machine or on earlier answers, and `<name>` in a",
         "help text stands for the answer to question `name`. This page is generated from",
-        "`copier.yml` when the site is built.",
+        "`copier.yml` (`uv run python -m tools.docgen`); never edit it by hand.",
         "",
     ]
     for group in groups:
@@ -347,9 +348,17 @@ def pages(root: Path) -> list[Path]:
     return sorted(path for pattern in PAGES for path in root.glob(pattern))
 
 
+QUESTIONS_PAGE = "docs/questions.md"
+
+
 def main() -> None:
-    """Rewrite the facts of every page in place; print the pages that changed."""
+    """Rewrite docs/questions.md and the facts of every page in place; print what changed."""
     root = Path(__file__).resolve().parent.parent
+    questions = root / QUESTIONS_PAGE
+    content = questions_page((root / "copier.yml").read_text(encoding="utf-8"))
+    if not questions.is_file() or questions.read_text(encoding="utf-8") != content:
+        questions.write_text(content, encoding="utf-8")
+        print(f"updated {QUESTIONS_PAGE}")
     for page in pages(root):
         text = page.read_text(encoding="utf-8")
         if (filled := fill_facts(text)) != text:

@@ -1,7 +1,9 @@
 """MkDocs hooks (mkdocs.yml `hooks:`): the generated pages, the navigation, repository links.
 
-- questions.md is generated from copier.yml, and `<!-- generated: ... -->` markers in pages
-  are filled from extensions/ (tools/docgen.py), so the site never drifts from the template;
+- `<!-- generated: ... -->` markers in pages are filled from extensions/ (tools/docgen.py),
+  so the site never drifts from the template (docs/questions.md, the question reference, is
+  written from copier.yml by `uv run python -m tools.docgen` and committed, so its links
+  work on GitHub too; tests/test_docs.py fails when it is stale);
 - the navigation lists the pages in reading order, then any other page in docs/, so a new
   page appears without editing a list (and never breaks `mkdocs build --strict`);
 - links out of docs/ (`../CHANGELOG.md`) point at the file in the repository.
@@ -15,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from mkdocs.config.defaults import MkDocsConfig
-from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,6 @@ if str(ROOT) not in sys.path:
 
 from tools import docgen  # noqa: E402
 
-GENERATED = "questions.md"
 # Reading order; pages not listed here follow, sorted by file name.
 ORDER = [
     "index.md",
@@ -65,14 +65,8 @@ def link_out_of_docs(markdown: str, repo_url: str) -> str:
 def on_config(config: MkDocsConfig) -> MkDocsConfig:
     docs = Path(config.docs_dir)
     pages = [path.relative_to(docs).as_posix() for path in docs.rglob("*.md")]
-    config.nav = navigation([*pages, GENERATED])
+    config.nav = navigation(pages)
     return config
-
-
-def on_files(files: Files, config: MkDocsConfig) -> Files:
-    content = docgen.questions_page((ROOT / "copier.yml").read_text())
-    files.append(File.generated(config, GENERATED, content=content))
-    return files
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, **kwargs: Any) -> str:

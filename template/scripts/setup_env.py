@@ -43,15 +43,16 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def load_machine() -> ModuleType:
-    """src/<package>/machine.py, the machine facts, loaded from its file.
+def load_module(name: str) -> ModuleType:
+    """src/<package>/<name>.py loaded from its file: machine.py (the machine facts), exits.py
+    (the exit statuses of the project's commands).
 
-    Not imported as `<package>.machine`: the package is not installed yet, and importing it
-    would run its __init__.py, which may need what is not installed. machine.py needs only
+    Not imported as `<package>.<name>`: the package is not installed yet, and importing it
+    would run its __init__.py, which may need what is not installed. Both modules need only
     the standard library.
     """
-    path = next((PROJECT / "src").glob("*/machine.py"))
-    spec = importlib.util.spec_from_file_location("machine", path)
+    path = next((PROJECT / "src").glob(f"*/{name}.py"))
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
@@ -59,13 +60,24 @@ def load_machine() -> ModuleType:
     return module
 
 
-machine = load_machine()
+machine = load_module("machine")
+exits = load_module("exits")
+
+
+class Exit:
+    """exits.py's statuses as typed names (mypy sees the module loaded from its file as Any)."""
+
+    OK: int = exits.Exit.OK
+    FAILED: int = exits.Exit.FAILED
+    USAGE: int = exits.Exit.USAGE
+    INTERRUPTED: int = exits.Exit.INTERRUPTED
+
 
 try:  # `uv run` installs these (the header above); a pixi project's set-up needs none of them
     import tomlkit
     from dotenv import dotenv_values
     from packaging.markers import Marker
-    from packaging.requirements import Requirement
+    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
     from packaging.version import Version
     from tomlkit.items import StringType
@@ -77,12 +89,26 @@ RESUME = "uv run scripts/setup_env.py --from {step}"
 
 
 class StepFailed(Exception):
-    """A step failed; the message says why, and `hint` what to try when the step's own
-    hint does not fit the cause."""
+    """A step failed; the message says why, `hint` what to try when the step's own hint
+    does not fit the cause, and `resume` the step to resume from when it is not this one."""
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", resume: str = "") -> None:
         super().__init__(message)
         self.hint = hint
+        self.resume = resume
+
+
+class InvalidProject(ValueError):
+    """pyproject.toml cannot be set up as it is: the message names the problem (one line),
+    `hint` says how to repair it. The set-up and `upgrade` stop before doing anything."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class InvalidRecord(InvalidProject):
+    """[tool.setup-env.pinned] is not a table of versions."""
 
 
 DAMAGED_LOCK = "Failed to parse `uv.lock`"
@@ -135,12 +161,56 @@ def without_pin(requirement: str) -> str:
     return requirement if parts is None else parts[0] + parts[2]
 
 
+RECORD_HINT = (
+    "The set-up writes this table: restore it with `git checkout -- pyproject.toml` (or `git "
+    'diff pyproject.toml` to see what changed), or write each entry as numpy = "2.3.5", the '
+    "version of the dependency's == pin."
+)
+
+
 def record_in(document: Mapping[str, Any]) -> dict[str, str] | None:
-    """The set-up's recorded pins (canonical name -> version); None where none was written."""
-    record = document.get("tool", {}).get("setup-env", {}).get("pinned")
+    """The set-up's recorded pins (canonical name -> version); None where none was written.
+
+    InvalidRecord when the record is not a table of versions.
+    """
+    setup = document.get("tool", {}).get("setup-env", {})
+    record = setup.get("pinned") if isinstance(setup, Mapping) else setup
     if record is None:
         return None
-    return {canonicalize_name(name): str(version) for name, version in record.items()}
+    if not isinstance(record, Mapping):
+        raise InvalidRecord(
+            f"pyproject.toml: {RECORD_HEADER} is {_toml_kind(record)} ({_shown(record)}), "
+            'not a table of pins (name = "version").',
+            RECORD_HINT,
+        )
+    pins: dict[str, str] = {}
+    for name, version in record.items():
+        if not isinstance(version, str) or not _is_version(version):
+            raise InvalidRecord(
+                f"pyproject.toml: {RECORD_HEADER} {name} = {_shown(version)} is not a version.",
+                RECORD_HINT,
+            )
+        pins[canonicalize_name(name)] = str(version)
+    return pins
+
+
+def _is_version(text: str) -> bool:
+    try:
+        Version(text)
+    except ValueError:  # packaging's InvalidVersion
+        return False
+    return True
+
+
+def _toml_kind(value: object) -> str:
+    kinds = {str: "text", bool: "true or false", int: "a number", float: "a number", list: "a list"}
+    return next((kind for type_, kind in kinds.items() if isinstance(value, type_)), "a value")
+
+
+def _shown(value: object) -> str:
+    """`value` on one line, cut when long."""
+    text = " ".join(json.dumps(value, default=str, ensure_ascii=False).split())
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def set_up_pins(document: Mapping[str, Any]) -> dict[str, str] | None:
@@ -284,6 +354,29 @@ def yours(pyproject_text: str) -> list[str]:
     return [item for item in requirements_in(document) if owner(item, record) == "yours"]
 
 
+def check_pyproject(path: Path) -> dict[str, Any]:
+    """pyproject.toml parsed, when the set-up can work on it; else InvalidProject naming the
+    problem: not TOML, a dependency that is not a requirement, a record that is not one."""
+    edited = "`git diff pyproject.toml` shows what changed since the last commit."
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidProject(f"there is no {path}.", "Run the set-up in the project.") from None
+    except (OSError, ValueError) as error:  # unreadable, not UTF-8, not TOML
+        raise InvalidProject(f"pyproject.toml cannot be read: {error}.", edited) from None
+    for item in requirements_in(document):
+        try:
+            Requirement(item)
+        except InvalidRequirement as error:
+            problem = str(error).splitlines()[0]
+            raise InvalidProject(
+                f"pyproject.toml: {_shown(item)} is not a requirement ({problem}).",
+                f'Write it as a requirement (e.g. "numpy>=2"); {edited}',
+            ) from None
+    record_in(document)
+    return document
+
+
 # ── Steps ──────────────────────────────────────────────────────────────────
 
 
@@ -352,13 +445,25 @@ def lock() -> None:
     run([uv(), "lock"])
 
 
+def lock_text() -> str:
+    """uv.lock's text; a StepFailed that resumes from 'lock' when there is none yet."""
+    path = PROJECT / "uv.lock"
+    if not path.is_file():
+        raise StepFailed(
+            "there is no uv.lock yet: the 'lock' step writes it.",
+            "Run the set-up from the 'lock' step.",
+            resume="lock",
+        )
+    return path.read_text(encoding="utf-8")
+
+
 def pin() -> None:
     pyproject = PROJECT / "pyproject.toml"
     before = pyproject.read_text(encoding="utf-8")
-    locked = locked_versions((PROJECT / "uv.lock").read_text(encoding="utf-8"))
+    locked = locked_versions(lock_text())
     if set_up_pins(tomllib.loads(before)) is None:
         print("    set up before pins were recorded: every == pin is taken as the set-up's.")
-    after = pin_pyproject(before, (PROJECT / "uv.lock").read_text(encoding="utf-8"))
+    after = pin_pyproject(before, lock_text())
     for requirement in yours(after):
         name = canonicalize_name(Requirement(requirement).name)
         version = " / ".join(sorted(locked.get(name, set()))) or "not locked"
@@ -448,6 +553,7 @@ def verify() -> None:
     (uv was seen folding platform forks when re-locking from a warm cache): such a lock is
     made again from the indexes once, and if it still fails, the set-up stops here.
     """
+    lock_text()  # there is one
     problems = lock_problems()
     if not problems:
         print(f"    uv.lock installs on {', '.join(n for n, _ in target_platforms(_pyproject()))}.")
@@ -486,6 +592,7 @@ def choose_extra(extras: list[str], requested: str, gpu: str | None) -> str:
 
 
 def sync() -> None:
+    lock_text()  # there is one
     extras = torch_extras((PROJECT / "pyproject.toml").read_text(encoding="utf-8"))
     if not extras:
         run([uv(), "sync", "--locked"])
@@ -504,6 +611,7 @@ def sync() -> None:
 
 
 def check() -> None:
+    lock_text()  # there is one
     run([uv(), "run", "--locked", "scripts/smoke_test.py", "--quick"])
     # The project's own checks (README, "Checks") must at least start.
     for tool in ("pytest", "ruff", "mypy"):
@@ -569,10 +677,11 @@ def run_steps(todo: Sequence[Step], *, resumable: bool = True) -> bool:
             step.action()
         except (StepFailed, OSError) as error:
             hint = (error.hint if isinstance(error, StepFailed) else "") or step.hint
+            resume = (error.resume if isinstance(error, StepFailed) else "") or step.name
             print(f"\n!!  Set-up failed at step '{step.name}': {error}", file=sys.stderr)
             print(f"    What to try: {hint}", file=sys.stderr)
             if resumable:
-                print(f"    Then resume with: {RESUME.format(step=step.name)}", file=sys.stderr)
+                print(f"    Then resume with: {RESUME.format(step=resume)}", file=sys.stderr)
             return False
         except KeyboardInterrupt:
             print(f"\n!!  Interrupted at step '{step.name}'.", file=sys.stderr)
@@ -667,11 +776,25 @@ def direct_versions(pyproject_text: str, lock_text: str) -> dict[str, str]:
     }
 
 
-def moves(before: dict[str, str], after: dict[str, str], held: dict[str, str]) -> list[str]:
-    """One line per direct dependency: `name old → new`, unchanged, or held by your pin."""
-    lines = []
+def moves(
+    before: dict[str, str],
+    after: dict[str, str],
+    held: dict[str, str],
+    asked: Sequence[str] = (),
+) -> list[str]:
+    """One line per direct dependency asked to move (every one, when `asked` is empty):
+    `name old → new`, unchanged, or held by your pin. Of the others, only those that moved
+    anyway (a newer version of one asked for needs them) get a line; a last line counts
+    those that were not asked and kept their version."""
+    lines, kept = [], 0
     for name, new in after.items():
         old = before.get(name)
+        if asked and name not in asked:
+            if old is not None and old != new:
+                lines.append(f"    {name} {old} → {new} (not asked: moved with {', '.join(asked)})")
+            elif old is not None:
+                kept += 1
+            continue
         if name in held:
             lines.append(f"    {name} {new}: held by your pin ({held[name]})")
         elif old is None:
@@ -680,6 +803,8 @@ def moves(before: dict[str, str], after: dict[str, str], held: dict[str, str]) -
             lines.append(f"    {name} {old} → {new}")
         else:
             lines.append(f"    {name} {new}: unchanged (the newest allowed)")
+    if kept:
+        lines.append(f"    ({kept} other direct dependencies not asked to move: kept as locked)")
     return lines
 
 
@@ -687,7 +812,7 @@ def upgrade(names: Sequence[str]) -> int:
     pyproject, lockfile = PROJECT / "pyproject.toml", PROJECT / "uv.lock"
     if not lockfile.is_file():
         print("!!  No uv.lock yet: run `uv run scripts/setup_env.py` first.", file=sys.stderr)
-        return 1
+        return Exit.USAGE
     saved = {path: path.read_bytes() for path in (pyproject, lockfile)}
     text, lock_text = (saved[path].decode("utf-8") for path in (pyproject, lockfile))
     before = direct_versions(text, lock_text)
@@ -695,7 +820,7 @@ def upgrade(names: Sequence[str]) -> int:
         plan = upgrade_plan(text, names)
     except StepFailed as error:
         print(f"!!  Nothing upgraded: {error}", file=sys.stderr)
-        return 1
+        return Exit.USAGE
     options = [f"--upgrade-package={name}" for name in plan.packages] or ["--upgrade"]
     what = " ".join(plan.packages) or "every dependency"
     relock = Step(
@@ -714,20 +839,20 @@ def upgrade(names: Sequence[str]) -> int:
             "    Re-install them with: uv run scripts/setup_env.py --from sync",
             file=sys.stderr,
         )
-        return 130
+        return Exit.INTERRUPTED
     if not done:
         restore(saved)
         print("    Upgrade undone: pyproject.toml and uv.lock are as they were.", file=sys.stderr)
         print("==> Re-installing the previous environment", flush=True)
         run_steps(steps_from("sync")[:1])
-        return 1
+        return Exit.FAILED
     after = direct_versions(pyproject.read_text(encoding="utf-8"), lockfile.read_text("utf-8"))
     print("==> Upgraded (old → new):", flush=True)
-    print("\n".join(moves(before, after, plan.held)), flush=True)
+    print("\n".join(moves(before, after, plan.held, plan.packages)), flush=True)
     if plan.held:
         example = next(iter(plan.held))
         print(f"    Your own pins hold; name a package to move it (upgrade {example}).")
-    return 0
+    return Exit.OK
 
 
 def restore(saved: dict[Path, bytes]) -> None:
@@ -805,7 +930,7 @@ def set_up_pixi(pixi_table: Mapping[str, Any]) -> int:
         )
         if cuda_without_driver:
             print(override_hint(cuda_without_driver))
-        return 1
+        return Exit.FAILED
     lock_env = dict(env)
     if cuda_without_driver and CUDA_OVERRIDE not in env:
         # Solving needs no GPU, but pixi checks the CUDA platform's packages against the
@@ -813,13 +938,13 @@ def set_up_pixi(pixi_table: Mapping[str, Any]) -> int:
         lock_env[CUDA_OVERRIDE] = cuda_without_driver
         print(f"==> No NVIDIA driver here: solving with {CUDA_OVERRIDE}={cuda_without_driver}")
     if not run_pixi("Solving every platform into pixi.lock", ["lock"], lock_env):
-        return 1
+        return Exit.FAILED
     if not run_pixi("Installing this machine's platform", ["install", "--locked"], env):
-        return 1
+        return Exit.FAILED
     print(f"==> Environment ready. Next: {here()} && pixi run test", flush=True)
     if cuda_without_driver and CUDA_OVERRIDE not in env:
         print(override_hint(cuda_without_driver))
-    return 0
+    return Exit.OK
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -846,22 +971,27 @@ def main(argv: list[str] | None = None) -> int:
     if machine.manager(pyproject) == "pixi":
         if args.command == "upgrade":
             print("!!  A pixi project upgrades with `pixi update`.", file=sys.stderr)
-            return 1
+            return Exit.USAGE
         return set_up_pixi(pyproject["tool"]["pixi"])
+    try:
+        check_pyproject(PROJECT / "pyproject.toml")
+    except InvalidProject as error:
+        print(exits.message(f"{error} Nothing was changed.", error.hint), file=sys.stderr)
+        return Exit.USAGE
     if args.command == "upgrade":
         return upgrade(args.packages)
     todo = steps_from(args.start)
     todo = todo[: [s.name for s in todo].index(args.until) + 1] if args.until in names else todo
     try:
         if not run_steps(todo):
-            return 1
+            return Exit.FAILED
     except KeyboardInterrupt:
-        return 130
+        return Exit.INTERRUPTED
     if todo[-1] is not STEPS[-1]:
         print(f"==> Stopped after '{args.until}', as asked: nothing after it was done.", flush=True)
-        return 0
+        return Exit.OK
     print("==> Environment ready: uv run pytest runs the tests.", flush=True)
-    return 0
+    return Exit.OK
 
 
 if __name__ == "__main__":

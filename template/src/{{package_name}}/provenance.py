@@ -13,8 +13,9 @@ Every run writes manifest.json into its folder (runs.py calls `write_manifest`):
 - `command`, `seed`, `config`: how the run was started and with which settings;
 - `env_keys`: the NAMES of the settings in .env, never their values.
 
-`differences(a, b)` lists what differs between two manifests; `scripts/compare_runs.py`
-prints it.
+`differences(a, b)` lists what differs between two manifests, `result_differences` between
+two runs' results.json; `scripts/compare_runs.py` prints both. `read_manifest` and
+`read_results` refuse a file that is not what a run writes (`RecordError`), naming it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from .smoke.facts import Facts, gather
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
+RESULTS = "results.json"
+# scripts/sweep.py sets this variable: each run started appends its folder to that file.
+RUN_FOLDERS_FILE = "RUN_FOLDERS_FILE"
 # What SLURM tells a job about itself, by the name the manifest gives each fact (they differ
 # between any two jobs, so they are recorded but never compared). Only those set are kept.
 SLURM_FACTS = {
@@ -164,23 +168,107 @@ def write_manifest(folder: Path, config: dict[str, Any]) -> Path:
         while (folder / f"manifest.{number}.json").exists():
             number += 1
         path.rename(folder / f"manifest.{number}.json")
-    path.write_text(json.dumps(manifest(config), indent=2) + "\n", encoding="utf-8")
+    path.write_text(_strict(manifest(config)), encoding="utf-8")
     return path
+
+
+def _strict(record: dict[str, Any]) -> str:
+    return json.dumps(record, indent=2, allow_nan=False) + "\n"
 
 
 def mark_finished(folder: Path) -> None:
     record = read_manifest(folder)
     record["finished"] = _now()
-    (folder / MANIFEST).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    (folder / MANIFEST).write_text(_strict(record), encoding="utf-8")
+
+
+class RecordError(ValueError):
+    """A run's manifest.json or results.json that is not what a run writes: the message
+    names the file and what is wrong with it."""
+
+
+# What each entry of a manifest holds (JSON types); entries not listed may hold anything,
+# and any entry may be missing (older manifests had fewer).
+_ENTRIES: dict[str, tuple[type, ...]] = {
+    "schema": (int,),
+    "started": (str,),
+    "finished": (str, type(None)),
+    "command": (list,),
+    "slurm": (dict, type(None)),
+    "git": (dict, type(None)),
+    "lock": (dict, type(None)),
+    "packages": (dict,),
+    "drift": (list,),
+    "machine": (dict,),
+    "seed": (int, type(None)),
+    "config": (dict,),
+    "env_keys": (list,),
+}
+_NESTED: dict[tuple[str, str], tuple[type, ...]] = {
+    ("git", "commit"): (str, type(None)),
+    ("git", "dirty"): (bool,),
+    ("git", "changed"): (list,),
+    ("lock", "file"): (str, type(None)),
+    ("lock", "sha256"): (str, type(None)),
+}
+_JSON_NAMES = {
+    dict: "an object", list: "a list", str: "text", int: "a whole number", float: "a number",
+    bool: "true or false", type(None): "null",
+}  # fmt: skip
+
+
+def _kind(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+def _read_json(file: Path) -> dict[str, Any]:
+    try:
+        # NaN and Infinity (not JSON, though Python writes them) read as runs.py writes them.
+        record = json.loads(file.read_text(encoding="utf-8"), parse_constant=str)
+    except (OSError, ValueError, RecursionError) as error:  # unreadable, not UTF-8, not JSON
+        why = f"{type(error).__name__}: {error}"
+        raise RecordError(f"{file} cannot be read as JSON ({why})") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{file} holds {_kind(record)}, not a JSON object")
+    return record
+
+
+def check_manifest(record: dict[str, Any], file: Path) -> dict[str, Any]:
+    """`record`, when each entry holds what a run writes there; else RecordError naming it."""
+    entries: list[tuple[tuple[str, ...], Any, tuple[type, ...]]] = [
+        ((key,), record[key], types) for key, types in _ENTRIES.items() if key in record
+    ]
+    for (key, inner), types in _NESTED.items():
+        table = record.get(key)
+        if isinstance(table, dict) and inner in table:
+            entries.append(((key, inner), table[inner], types))
+    if isinstance(names := record.get("env_keys"), list):
+        entries += [(("env_keys", "[]"), name, (str,)) for name in names]
+    for where, value, types in entries:
+        if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
+            continue
+        expected = " or ".join(_JSON_NAMES[t] for t in types)
+        name = ".".join(where).replace(".[]", "[]")
+        raise RecordError(f"{file}: '{name}' holds {_kind(value)}, not {expected}")
+    return record
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of a run: its folder, or the manifest file itself."""
+    """The manifest of a run: its folder, or the manifest file itself.
+
+    FileNotFoundError when there is none; RecordError when it is not a run's manifest.
+    """
     file = path / MANIFEST if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"no {MANIFEST} in {path}: is it a run's folder?")
-    record: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
-    return record
+    return check_manifest(_read_json(file), file)
+
+
+def read_results(path: Path) -> dict[str, Any] | None:
+    """The results.json beside a run's manifest (`path`: its folder or manifest file), or
+    None when the run wrote none (it stopped early, or is still running)."""
+    file = (path if path.is_dir() else path.parent) / RESULTS
+    return _read_json(file) if file.is_file() else None
 
 
 # ── Comparing two runs ─────────────────────────────────────────────────────
@@ -196,12 +284,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _flat(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested settings as dotted names: {"model": {"hidden": 64}} -> {"model.hidden": 64}."""
     flat: dict[str, Any] = {}
     for key, value in settings.items():
         if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
+            flat.update(flatten(value, f"{prefix}{key}."))
         else:
             flat[f"{prefix}{key}"] = value
     return flat
@@ -246,7 +334,7 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, st
         compare(f"machine {key}", machine_a.get(key), machine_b.get(key))
     compare("command", _command(a), _command(b))
     compare("seed", a.get("seed"), b.get("seed"))
-    config_a, config_b = _flat(a.get("config") or {}), _flat(b.get("config") or {})
+    config_a, config_b = flatten(a.get("config") or {}), flatten(b.get("config") or {})
     for key in sorted(config_a.keys() | config_b.keys()):
         if key != "seed":
             compare(f"setting {key}", config_a.get(key), config_b.get(key))
@@ -255,3 +343,21 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, st
         only_a, only_b = _text(sorted(keys_a - keys_b)), _text(sorted(keys_b - keys_a))
         found.append((".env keys only in one run", only_a, only_b))
     return found
+
+
+def result_differences(
+    a: dict[str, Any] | None, b: dict[str, Any] | None
+) -> list[tuple[str, str, str]]:
+    """What differs between two runs' results (results.json), as (what, in a, in b); a run
+    without results shows "(no results.json)"."""
+    if a is None and b is None:
+        return []
+    if a is None or b is None:
+        return [("results", "(no results.json)" if a is None else "present",
+                 "(no results.json)" if b is None else "present")]  # fmt: skip
+    flat_a, flat_b = flatten(a), flatten(b)
+    return [
+        (f"result {key}", _text(flat_a.get(key)), _text(flat_b.get(key)))
+        for key in sorted(flat_a.keys() | flat_b.keys())
+        if flat_a.get(key) != flat_b.get(key)
+    ]
