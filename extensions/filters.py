@@ -14,12 +14,14 @@ from typing import Any
 
 from . import (
     accelerators,
+    ci,
     compat,
     containers,
     gitconfig,
     naming,
     orcid,
     pixi,
+    platforms,
     requirements,
     research,
     slurm,
@@ -46,9 +48,10 @@ def gathered(*tables: Mapping[str, object]) -> Functions:
 FILTERS = gathered(
     text.FILTERS,
     naming.FILTERS,
-    compat.FILTERS,
     requirements.FILTERS,
     accelerators.FILTERS,
+    platforms.FILTERS,
+    ci.FILTERS,
     torch_releases.FILTERS,
     torch_index.FILTERS,
     pixi.FILTERS,
@@ -58,4 +61,6 @@ FILTERS = gathered(
     research.FILTERS,
     gitconfig.FILTERS,
 )
-GLOBALS = gathered(compat.GLOBALS, accelerators.GLOBALS, starters.GLOBALS)
+GLOBALS = gathered(
+    compat.GLOBALS, accelerators.GLOBALS, platforms.GLOBALS, ci.GLOBALS, starters.GLOBALS
+)

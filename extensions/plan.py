@@ -4,10 +4,12 @@ Jinja only reads the plan (extensions/hooks.py puts its fields into the context 
 same names); nothing here knows about Jinja or Copier. The steps run in this order, each
 reading the answers and the results of the steps above it, never a later one:
 
-1. Project: the names, the Python pin, and the dependency list from `framework` and
-   `extra_dependencies` (for uv, version bounds move to `constraint-dependencies`).
+1. Project: the names, the Python pin, the platforms the lock targets (`platforms`), and
+   the dependency list from `framework` and `extra_dependencies` (for uv, version bounds
+   move to `constraint-dependencies`).
 2. PyTorch (extensions/accelerators.py): the release line and the build; torch and its
-   companions are routed to the build's index, and the release lines become constraints.
+   companions are routed, platform by platform among the targeted ones, to the build's
+   index, and the release lines become constraints.
 3. pixi (extensions/pixi.py), for `env_manager: pixi` only: pixi takes over PyTorch's
    routing, platform by platform, from the plan of step 2. The uv side is then withdrawn:
    `torch_plan` becomes None (no `[tool.uv]` index tables), the constraints are dropped
@@ -43,12 +45,14 @@ from . import (
     naming,
     orcid,
     pixi,
+    platforms,
     pytorch_facts,
     requirements,
     research,
     slurm,
     text,
     torch_index,
+    wheel_folder,
 )
 from .tool_versions import PRE_COMMIT_HOOKS, UV
 
@@ -79,9 +83,10 @@ def _typed(name: str, value: Any, kind: Any) -> Any:
             return int(str(value))
         except ValueError:
             raise AnswerError(f"Answer {name}={value!r} is not a whole number.") from None
-    if typing.get_origin(kind) is tuple:
+    if typing.get_origin(kind) is tuple:  # a multiselect; one value may come bare
         element = typing.get_args(kind)[0]
-        return tuple(_typed(name, item, element) for item in value)
+        items = [value] if isinstance(value, str) else value
+        return tuple(_typed(name, item, element) for item in items)
     if typing.get_origin(kind) is Literal and value not in typing.get_args(kind):
         choices = ", ".join(map(str, typing.get_args(kind)))
         raise AnswerError(f"Answer {name}={value!r} is not one of the choices: {choices}.")
@@ -103,10 +108,11 @@ class Answers:
     extra_dependencies: str
     ci_provider: ci.CiProvider
     accelerator: str = "cpu"  # a name of cuda.BUILDS
+    torch_index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL
+    platforms: tuple[str, ...] = platforms.NAMES  # names of pytorch_facts.PLATFORMS
     torch_packages: tuple[TorchPackage, ...] = ()
     cpu_extra: bool = False
     torch_version: str = accelerators.NEWEST
-    torch_index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL
     pixi_torch_source: pixi.TorchSource = pixi.CONDA_FORGE
     compilers: bool = False
     include_slurm: bool = False
@@ -135,11 +141,15 @@ class Answers:
                 continue  # not asked (or empty): the field's default
             values[item.name] = _typed(item.name, value, kinds[item.name])
         answers = cls(**values)
-        if answers.accelerator not in cuda.BUILDS_BY_NAME:  # its choices are the build table's
+        # The choices of these two come from tables (the builds, the platforms).
+        if answers.accelerator not in cuda.BUILDS_BY_NAME:
             choices = ", ".join(cuda.BUILDS_BY_NAME)
             raise AnswerError(
                 f"Answer accelerator={answers.accelerator!r} is not one of the choices: {choices}."
             )
+        if unknown := [name for name in answers.platforms if name not in platforms.NAMES]:
+            choices = ", ".join(platforms.NAMES)
+            raise AnswerError(f"Answer platforms={unknown!r} names none of: {choices}.")
         return answers
 
     @property
@@ -162,17 +172,23 @@ class Plan:
     module_name: str | None  # uv_build's module-name, when the package name is not the default
     python_characters: list[str]
     uses_torch: bool
-    target_environments: list[str]
+    all_platforms: tuple[pytorch_facts.Platform, ...]  # the table, for the generated copy
+    target_platforms: tuple[pytorch_facts.Platform, ...]  # the `platforms` answer, in order
+    target_environments: list[str]  # their markers
+    platforms_update: str  # the command that changes them later (an example)
     cuda_builds: tuple[cuda.Build, ...]
     uv_required_version: str
     uv_build_requirement: str
     # 2-3. PyTorch and pixi
     torch_plan: torch_index.TorchPlan | None  # the uv-side routing as written; None for pixi
+    torch_folder: str | None  # the local wheel folder PyTorch comes from, if it is one
     torch_build: cuda.Build | None
-    torch_build_platforms: str | None
+    torch_build_platforms: str | None  # the targeted platforms the build serves, in words
+    torch_cpu_platforms: str | None  # those that take the CPU build instead ("" for none)
     pixi: pixi.PixiPlan | None
     # 4. Installation
     ci: ci.Commands
+    ci_runner: str  # the GitHub runner CI installs the lock on (one of the platforms)
     actions: dict[str, str]
     pre_commit_hooks: str
     slurm: slurm.SlurmPlan | None
@@ -214,7 +230,10 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
     module_name = answers.package_name if answers.package_name != default_module else None
     python_characters = text.python_characters(answers.project_name, answers.description)
     uses_torch = answers.uses_torch
-    target_environments = [p.marker for p in pytorch_facts.PLATFORMS]
+    all_platforms = pytorch_facts.PLATFORMS
+    target_platforms = tuple(p for p in pytorch_facts.PLATFORMS if p.name in answers.platforms)
+    target_environments = [p.marker for p in target_platforms]
+    platforms_update = platforms.update_command(platforms.example_change(answers.platforms))
     cuda_builds = cuda.BUILDS
     uv_required_version = UV.required_version
     uv_build_requirement = UV.build_backend
@@ -234,13 +253,17 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
             cpu_extra=answers.cpu_extra,
             torch_version=answers.torch_version,
             torch_index_url=answers.torch_index_url,
+            platforms=[p.name for p in target_platforms],
             dependencies=dependencies,
             constraints=constraints,
         )
         dependencies, constraints = torch.dependencies, torch.constraints
     torch_plan = torch.plan if torch else None
+    folder = wheel_folder.local_folder(answers.torch_index_url)
+    torch_folder = str(folder) if answers.uses_torch and folder is not None else None
     torch_build = torch.build if torch else None
     torch_build_platforms = torch.build_platforms if torch else None
+    torch_cpu_platforms = torch.cpu_platforms if torch else None
 
     # 3. pixi takes over PyTorch's routing: the uv side is withdrawn.
     pixi_plan = None
@@ -255,11 +278,13 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
             torch_source=answers.pixi_torch_source,
             compilers=answers.compilers,
             index_url=answers.torch_index_url,
+            target_platforms=tuple(p.name for p in target_platforms),
         )
         torch_plan, constraints = None, []
 
     # 4. Installation, from the uv-side plan as written
     ci_commands = ci.ci_commands(answers.env_manager, torch_plan)
+    ci_runner = ci.github_runner([p.name for p in target_platforms])
     actions = ci.ACTIONS
     pre_commit_hooks = PRE_COMMIT_HOOKS
     slurm_plan = None
@@ -309,15 +334,21 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         module_name=module_name,
         python_characters=python_characters,
         uses_torch=uses_torch,
+        all_platforms=all_platforms,
+        target_platforms=target_platforms,
         target_environments=target_environments,
+        platforms_update=platforms_update,
         cuda_builds=cuda_builds,
         uv_required_version=uv_required_version,
         uv_build_requirement=uv_build_requirement,
         torch_plan=torch_plan,
+        torch_folder=torch_folder,
         torch_build=torch_build,
         torch_build_platforms=torch_build_platforms,
+        torch_cpu_platforms=torch_cpu_platforms,
         pixi=pixi_plan,
         ci=ci_commands,
+        ci_runner=ci_runner,
         actions=actions,
         pre_commit_hooks=pre_commit_hooks,
         slurm=slurm_plan,
