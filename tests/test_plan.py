@@ -78,6 +78,7 @@ def test_answers_given_as_text_are_typed() -> None:
         ("pixi_torch_source", "anaconda"),
         ("torch_packages", ["torchvision", "torchtext"]),
         ("accelerator", "cu999"),
+        ("platforms", ["linux-x86_64", "amiga-m68k"]),
         ("cooloff_days", "a week"),
     ],
 )
