@@ -201,12 +201,13 @@ def _end_with_parent() -> None:
 
 
 def _spawn(cluster: Cluster, name: str, args: list[str]) -> None:
-    log = (cluster.root / "log" / f"{name}.out").open("wb")
-    cluster.processes[name] = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, **cluster.env}, start_new_session=True,
-        preexec_fn=_end_with_parent,
-    )  # fmt: skip
+    # The daemon writes to its own copy of the file; this process's copy is closed at once.
+    with (cluster.root / "log" / f"{name}.out").open("wb") as log:
+        cluster.processes[name] = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **cluster.env}, start_new_session=True,
+            preexec_fn=_end_with_parent,
+        )  # fmt: skip
 
 
 def _wait_for(cluster: Cluster, what: str, ready: Callable[[], bool], timeout: float = 60) -> None:
