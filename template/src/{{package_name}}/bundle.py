@@ -123,7 +123,7 @@ def checksums_text(digests: Mapping[str, str]) -> str:
 def parse_checksums(text: str) -> dict[str, str]:
     """The paths and digests of a SHA256SUMS file; ValueError naming a line that is not one."""
     digests: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(text.removesuffix("\n").split("\n"), 1):
         escaped = line.startswith("\\")
         found = re.fullmatch(r"([0-9a-f]{64}) [ *](.+)", line[1:] if escaped else line)
         if not found:
@@ -156,8 +156,8 @@ _SPACE = " \t"
 # `key:` at the start of a line: a plain key (no indicator first, no ': ' or ' #' inside),
 # or a quoted one; then a colon and a space or the end of the line.
 _KEY = re.compile(
-    r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|(?:[^\s\-?:,\[\]{}#&*!|>'"%@`]|[-?:][^\s])"""
-    r"""(?:[^:#]|:(?=\S)|(?<=\S)#)*?)[ \t]*:(?:[ \t]+|$)"""
+    r"""("(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|(?:[^ \t\-?:,\[\]{}#&*!|>'"%@`]|[-?:][^ \t])"""
+    r"""(?:[^:#]|:(?=[^ \t])|(?<=[^ \t])#)*?)[ \t]*:(?:[ \t]+|$)"""
 )
 
 
@@ -273,7 +273,7 @@ class _Reader:
         """The index of the next line that is neither blank nor a comment, or None."""
         index = self.at
         while index < len(self.lines):
-            stripped = self.lines[index].strip()
+            stripped = self.lines[index].strip(_SPACE)
             if stripped and not stripped.startswith("#"):
                 return index
             index += 1
@@ -290,7 +290,7 @@ class _Reader:
             if self.at >= len(self.lines):
                 raise CffError(f"line {number}: a quoted text that never ends")
             body = self.lines[self.at]
-            if body.strip() and _indent(body, self.at + 1) <= parent:
+            if body.strip(_SPACE) and _indent(body, self.at + 1) <= parent:
                 raise CffError(f"line {self.at + 1}: a continued quoted text must be indented")
         raw.append(body[:end])
         if after := _strip_comment(body[end + 1 :]):
@@ -315,7 +315,7 @@ class _Reader:
             if _indent(line, index + 1) <= parent:
                 break
             segments += [""] * (index - self.at)  # blank lines: newlines
-            segments.append(_strip_comment(line.strip()))
+            segments.append(_strip_comment(line.strip(_SPACE)))
             self.at = index + 1
         for offset, segment in enumerate(segments):
             if ": " in segment or segment.endswith(":"):
@@ -336,7 +336,7 @@ class _Reader:
         indent = parent + int(explicit) if explicit else None
         if indent is None:  # the first line with content sets it
             index = self.at
-            while index < len(self.lines) and not self.lines[index].strip():
+            while index < len(self.lines) and not self.lines[index].strip(_SPACE):
                 index += 1
             width = _width(self.lines[index]) if index < len(self.lines) else 0
             indent = max(width, parent + 1)
@@ -347,11 +347,11 @@ class _Reader:
         first = True
         while self.at < len(self.lines):
             line = self.lines[self.at]
-            if not line.strip() and len(line) <= indent:  # an empty line
+            if not line.strip(_SPACE) and len(line) <= indent:  # an empty line
                 breaks.append("\n")
                 self.at += 1
                 continue
-            if line.strip() and _width(line) < indent:
+            if line.strip(_SPACE) and _width(line) < indent:
                 break
             content = line[indent:]
             if not first:
@@ -380,7 +380,7 @@ class _Reader:
         if not text.endswith("]"):
             raise CffError(f"line {number}: a [list] must end on its line")
         items: list[str | None] = []
-        inner = text[1:-1].strip()
+        inner = text[1:-1].strip(_SPACE)
         while inner:
             if inner[0] in "[{":
                 raise CffError(f"line {number}: a list inside a [list] is not followed")
@@ -389,14 +389,14 @@ class _Reader:
                 if end == 0:
                     raise CffError(f"line {number}: a quoted text that never ends")
                 items.append(_quoted_text([inner[1:end]], inner[0], number))
-                rest = inner[end + 1 :].lstrip()
+                rest = inner[end + 1 :].lstrip(_SPACE)
             else:
                 value, comma, rest = inner.partition(",")
-                items.append(None if value.strip() in _NULLS else value.strip())
+                items.append(None if value.strip(_SPACE) in _NULLS else value.strip(_SPACE))
                 rest = comma + rest
             if rest and not rest.startswith(","):
                 raise CffError(f"line {number}: expected a comma in the [list]")
-            inner = rest[1:].strip()
+            inner = rest[1:].strip(_SPACE)
         self.at += 1
         return items
 
@@ -437,14 +437,15 @@ class _Reader:
                 raise CffError(f"line {index + 1}: indented more than the lines before it")
             found = _KEY.match(line[width:])
             if not found:
-                raise CffError(f"line {index + 1}: expected 'key: value': {line.strip()[:40]!r}")
+                shown = line.strip(_SPACE)[:40]
+                raise CffError(f"line {index + 1}: expected 'key: value': {shown!r}")
             key = found[1]
             if key[0] in "\"'":
                 key = _quoted_text([key[1:-1]], key[0], index + 1)
             if key in result:
                 raise CffError(f"line {index + 1}: '{key}' is given twice")
             self.at = index
-            result[key] = self.value(line[width + found.end() :].strip(), indent)
+            result[key] = self.value(line[width + found.end() :].strip(_SPACE), indent)
         return result
 
     def sequence(self, indent: int) -> list[Any]:
@@ -480,7 +481,7 @@ def read_cff(text: str) -> dict[str, Any]:
     lines, `- item` lists, plain, quoted and block (| >) texts, [one-line, lists]; every
     value stays text. CffError names the line of anything else (anchors, tags, flow
     mappings, several documents) and of anything that is not YAML."""
-    reader = _Reader(text.removeprefix("\ufeff").splitlines())
+    reader = _Reader(re.split(r"\r\n|\r|\n", text.removeprefix("\ufeff")))
     start = reader.next_content()
     if start is not None and reader.lines[start].startswith("%"):
         raise CffError(f"line {start + 1}: YAML directives are not followed")
@@ -492,7 +493,7 @@ def read_cff(text: str) -> dict[str, Any]:
     document = reader.block(_indent(reader.lines[index], index + 1))
     left = reader.next_content()
     if left is not None and not re.fullmatch(r"\.\.\.\s*", reader.lines[left]):
-        raise CffError(f"line {left + 1}: unexpected {reader.lines[left].strip()[:40]!r}")
+        raise CffError(f"line {left + 1}: unexpected {reader.lines[left].strip(_SPACE)[:40]!r}")
     if not isinstance(document, dict):
         raise CffError("the file is a list, not a mapping of keys to values")
     return document
@@ -979,7 +980,7 @@ def make_bundle(
         digests = {name: contents.digest(name) for name in contents.files}
         contents.add(CHECKSUMS, checksums_text(digests).encode())
         commit_time = _git(root, "log", "-1", "--format=%ct", facts.commit, step="git log")
-        _write_archive(target, stem, contents, int(commit_time.strip()))
+        write_archive(target, stem, contents, int(commit_time.strip()))
     size = target.stat().st_size / 1e6
     print(f"==> Wrote {target} ({size:.1f} MB, {len(contents.files)} files)", flush=True)
     return target
@@ -1096,7 +1097,7 @@ def _choose_extras(pyproject: Mapping[str, Any], lock_text: str, facts: RunFacts
     )
 
 
-def _write_archive(target: Path, stem: str, contents: Contents, mtime: int) -> None:
+def write_archive(target: Path, stem: str, contents: Contents, mtime: int) -> None:
     """The archive, written beside `target` and renamed into place once whole."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
