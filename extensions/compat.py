@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-# Every Python minor a generated project may use, oldest first; the default is in copier.yml.
+# Every Python minor a generated project may use, oldest first, and the default (which a local
+# wheel folder holding torch for other Pythons only moves: accelerators.python_default).
 # 3.10 is left out: it reached end of life in October 2026, and NumPy >= 2.3 and torch 2.15
 # need 3.11. 3.15 is left out until the scientific stack publishes wheels for it. Whether a
 # PyTorch release has wheels for the chosen Python is checked with the release
 # (torch_releases.choose).
 PYTHONS: tuple[str, ...] = ("3.11", "3.12", "3.13", "3.14")
+DEFAULT_PYTHON = "3.12"
 
 
 def _as_tuple(version: str) -> tuple[int, ...]:

@@ -8,6 +8,7 @@ alike, including the CUDA images, which carry no Python of their own.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import cuda, torch_index
@@ -33,10 +34,18 @@ def runtime_image(accelerator: str) -> str:
     return CPU_RUNTIME_IMAGE
 
 
-def container_error(container: str, env_manager: str, torch_index_url: str) -> str:
+def container_error(
+    container: str, env_manager: str, torch_index_url: str, platforms: Sequence[str] | None = None
+) -> str:
     """Empty when the recipes can be built from this project's lock, else why not."""
     if container == "none":
         return ""
+    if platforms is not None and not any(name.startswith("linux-") for name in platforms):
+        return (
+            "Container images run Linux, a platform this project's lock is not made for "
+            f"({', '.join(platforms)}). Add linux-x86_64 to platforms (linux-aarch64 for "
+            "images built on ARM hosts), or answer 'none' here."
+        )
     if env_manager != "uv":
         return (
             "The container recipes install the environment from uv.lock, which a pixi "

@@ -68,6 +68,8 @@ plan = _module("plan")
 QUESTION_MODULES: tuple[str, ...] = (
     "text",
     "accelerators",
+    "platforms",
+    "ci",
     "slurm",
     "containers",
     "pixi",
@@ -127,7 +129,6 @@ class ResearchFilters(Extension):
             email_error=naming.email_error,
             author_name_error=naming.author_name_error,
             answer_error=answer_error,
-            python_version_error=compat.python_version_error,
             requirements_error=requirements.requirements_error,
             index_url_error=torch_index.index_url_error,
             mirror_credential_variables=torch_index.mirror_credential_variables,

@@ -7,9 +7,12 @@ packages; when it comes from PyPI, they stay, and each platform pins them to PyT
 for its build. pixi is then the only source of truth for PyTorch: the uv-side index routing
 (`torch_plan`) is not written.
 
-Platforms follow pixi >= 0.71, where CUDA is declared on the platform entry: a CUDA project
-lists a CUDA Linux platform first (installed where an NVIDIA driver is found, or where
-`CONDA_OVERRIDE_CUDA` says so), a CPU Linux platform (login nodes, CI), and Apple silicon.
+Platforms follow the `platforms` answer, among the two the pixi variant targets
+(`PIXI_PLATFORMS`: Linux x86_64 and macOS arm64; the platforms question refuses the others),
+and pixi >= 0.71, where CUDA is declared on the platform entry: for Linux x86_64 a CUDA
+project lists a CUDA Linux platform first (installed where an NVIDIA driver is found, or
+where `CONDA_OVERRIDE_CUDA` says so), then a CPU Linux platform (login nodes, CI); Apple
+silicon is `osx-arm64`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ CONDA_FORGE = "conda-forge"
 PYPI = "pypi"
 TORCH_SOURCES = (CONDA_FORGE, PYPI)
 MAC = "osx-arm64"
+# The project platforms (pytorch_facts.PLATFORMS names) a pixi project can target, and the
+# conda subdir of each.
+PIXI_SUBDIRS = {"linux-x86_64": "linux-64", "macos-arm64": MAC}
+PIXI_PLATFORMS = tuple(PIXI_SUBDIRS)
 
 # PyTorch packages pixi must take from one source; PyPI name -> conda-forge name.
 CONDA_NAMES = {"torch": "pytorch", "torchvision": "torchvision", "torchaudio": "torchaudio"}
@@ -141,15 +148,20 @@ def conda_version(specifier: str) -> str:
     return ",".join(sorted(parts)) or "*"
 
 
-def _platforms(build: cuda.Build) -> tuple[Platform, ...]:
-    if build.cuda is not None:
+def _platforms(build: cuda.Build, targets: tuple[str, ...]) -> tuple[Platform, ...]:
+    """pixi's platforms for the project's (`targets`, names of pytorch_facts.PLATFORMS)."""
+    platforms: list[Platform] = []
+    if "linux-x86_64" in targets and build.cuda is not None:
         major = build.cuda.split(".")[0]
-        return (
+        platforms += [
             Platform("linux-64-cuda", "linux-64", major),
             Platform("linux-64-cpu", "linux-64"),
-            Platform(MAC, MAC),
-        )
-    return (Platform("linux-64", "linux-64"), Platform(MAC, MAC))
+        ]
+    elif "linux-x86_64" in targets:
+        platforms.append(Platform("linux-64", "linux-64"))
+    if "macos-arm64" in targets:
+        platforms.append(Platform(MAC, MAC))
+    return tuple(platforms)
 
 
 def _torch_requirements(dependencies: list[str]) -> tuple[dict[str, Requirement], list[str]]:
@@ -214,10 +226,11 @@ def pixi_plan(
     torch_source: str = CONDA_FORGE,
     compilers: bool = False,
     index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL,
+    target_platforms: tuple[str, ...] = PIXI_PLATFORMS,
 ) -> tuple[PixiPlan, list[str]]:
     """The `[tool.pixi]` plan, and `[project].dependencies` as pixi must see them."""
     build = cuda.BUILDS_BY_NAME[accelerator if framework == "pytorch" else "cpu"]
-    platforms = _platforms(build)
+    platforms = _platforms(build, target_platforms)
     conda = {"python": f"{python_version}.*"}
     targets = {platform.name: Target(platform.name) for platform in platforms}
     uses_torch = framework == "pytorch"
@@ -279,6 +292,7 @@ def pixi_step(
     torch_source: str,
     compilers: bool,
     index_url: str,
+    target_platforms: tuple[str, ...],
 ) -> tuple[PixiPlan, list[str]]:
     """The pixi plan from the uv-side PyTorch plan: pixi takes over the routing of PyTorch.
 
@@ -294,6 +308,7 @@ def pixi_step(
         torch_source=torch_source,
         compilers=compilers,
         index_url=index_url,
+        target_platforms=target_platforms,
     )
 
 

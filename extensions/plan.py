@@ -4,10 +4,12 @@ Jinja only reads the plan (extensions/hooks.py puts its fields into the context 
 same names); nothing here knows about Jinja or Copier. The steps run in this order, each
 reading the answers and the results of the steps above it, never a later one:
 
-1. Project: the names, the Python pin, and the dependency list from `framework` and
-   `extra_dependencies` (for uv, version bounds move to `constraint-dependencies`).
+1. Project: the names, the Python pin, the platforms the lock targets (`platforms`), and
+   the dependency list from `framework` and `extra_dependencies` (for uv, version bounds
+   move to `constraint-dependencies`).
 2. PyTorch (extensions/accelerators.py): the release line and the build; torch and its
-   companions are routed to the build's index, and the release lines become constraints.
+   companions are routed, platform by platform among the targeted ones, to the build's
+   index, and the release lines become constraints.
 3. pixi (extensions/pixi.py), for `env_manager: pixi` only: pixi takes over PyTorch's
    routing, platform by platform, from the plan of step 2. The uv side is then withdrawn:
    `torch_plan` becomes None (no `[tool.uv]` index tables), the constraints are dropped
@@ -42,12 +44,14 @@ from . import (
     naming,
     orcid,
     pixi,
+    platforms,
     pytorch_facts,
     requirements,
     research,
     slurm,
     text,
     torch_index,
+    wheel_folder,
 )
 from .tool_versions import PRE_COMMIT_HOOKS, UV
 
@@ -74,10 +78,11 @@ class Answers:
     extra_dependencies: str
     ci_provider: str
     accelerator: str = "cpu"
+    torch_index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL
+    platforms: tuple[str, ...] = platforms.NAMES
     torch_packages: tuple[str, ...] = ()
     cpu_extra: bool = False
     torch_version: str = accelerators.NEWEST
-    torch_index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL
     pixi_torch_source: str = pixi.CONDA_FORGE
     compilers: bool = False
     include_slurm: bool = False
@@ -105,7 +110,7 @@ class Answers:
             elif item.type == "int":
                 value = int(str(value))
             elif item.type == "tuple[str, ...]":
-                value = tuple(value)
+                value = tuple([value] if isinstance(value, str) else value)
             values[item.name] = value
         return cls(**values)
 
@@ -129,17 +134,23 @@ class Plan:
     module_name: str | None  # uv_build's module-name, when the package name is not the default
     python_characters: list[str]
     uses_torch: bool
-    target_environments: list[str]
+    all_platforms: tuple[pytorch_facts.Platform, ...]  # the table, for the generated copy
+    target_platforms: tuple[pytorch_facts.Platform, ...]  # the `platforms` answer, in order
+    target_environments: list[str]  # their markers
+    platforms_update: str  # the command that changes them later (an example)
     cuda_builds: tuple[cuda.Build, ...]
     uv_required_version: str
     uv_build_requirement: str
     # 2-3. PyTorch and pixi
     torch_plan: torch_index.TorchPlan | None  # the uv-side routing as written; None for pixi
+    torch_folder: str | None  # the local wheel folder PyTorch comes from, if it is one
     torch_build: cuda.Build | None
-    torch_build_platforms: str | None
+    torch_build_platforms: str | None  # the targeted platforms the build serves, in words
+    torch_cpu_platforms: str | None  # those that take the CPU build instead ("" for none)
     pixi: pixi.PixiPlan | None
     # 4. Installation
     ci: ci.Commands
+    ci_runner: str  # the GitHub runner CI installs the lock on (one of the platforms)
     actions: dict[str, str]
     pre_commit_hooks: str
     slurm: slurm.SlurmPlan | None
@@ -173,6 +184,8 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
     year = (today or datetime.date.today()).year
 
     # 1. Project
+    folder = wheel_folder.local_folder(answers.torch_index_url)
+    targets = tuple(p for p in pytorch_facts.PLATFORMS if p.name in answers.platforms)
     dependencies = requirements.project_dependencies(answers.framework, answers.extra_dependencies)
     constraints: list[str] = []
     if answers.env_manager != "pixi":  # pixi reads no [tool.uv]; pixi.lock pins
@@ -191,6 +204,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
             cpu_extra=answers.cpu_extra,
             torch_version=answers.torch_version,
             torch_index_url=answers.torch_index_url,
+            platforms=[p.name for p in targets],
             dependencies=dependencies,
             constraints=constraints,
         )
@@ -210,6 +224,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
             torch_source=answers.pixi_torch_source,
             compilers=answers.compilers,
             index_url=answers.torch_index_url,
+            target_platforms=tuple(p.name for p in targets),
         )
         torch_plan, constraints = None, []
 
@@ -247,15 +262,21 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         module_name=answers.package_name if answers.package_name != default_module else None,
         python_characters=text.python_characters(answers.project_name, answers.description),
         uses_torch=answers.uses_torch,
-        target_environments=[p.marker for p in pytorch_facts.PLATFORMS],
+        all_platforms=pytorch_facts.PLATFORMS,
+        target_platforms=targets,
+        target_environments=[p.marker for p in targets],
+        platforms_update=platforms.update_command(platforms.example_change(answers.platforms)),
         cuda_builds=cuda.BUILDS,
         uv_required_version=UV.required_version,
         uv_build_requirement=UV.build_backend,
         torch_plan=torch_plan,
+        torch_folder=str(folder) if answers.uses_torch and folder is not None else None,
         torch_build=torch.build if torch else None,
         torch_build_platforms=torch.build_platforms if torch else None,
+        torch_cpu_platforms=torch.cpu_platforms if torch else None,
         pixi=pixi_plan,
         ci=ci.ci_commands(answers.env_manager, torch_plan),
+        ci_runner=ci.github_runner([p.name for p in targets]),
         actions=ci.ACTIONS,
         pre_commit_hooks=PRE_COMMIT_HOOKS,
         slurm=slurm_plan,

@@ -47,6 +47,12 @@ class Platform:
     # Environment variables uv needs to target this platform as the facts assume it.
     uv_environment: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def label(self) -> str:
+        """The platform in words, for messages and documents: "Linux x86_64", "macOS arm64"."""
+        system = {"Linux": "Linux", "Windows": "Windows", "Darwin": "macOS"}[self.platform_system]
+        return f"{system} {self.name.split('-', 1)[1]}"
+
     def accepts(self, platform_tag: str) -> bool:
         """True when a wheel with this platform tag installs here (`any` installs everywhere).
 
@@ -269,6 +275,12 @@ class Facts:
     source: str = ""  # what the listings were
     # torch release line -> {companion: the companion's release line made for it}
     companions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The local folder the facts were read from (wheel_folder.py); "" for PyTorch's indexes.
+    folder: str = ""
+
+    def where(self, index: str) -> str:
+        """Where the wheels of `index` come from, for a message: "the cu130 index"."""
+        return f"the {index} wheels in {self.folder}" if self.folder else f"the {index} index"
 
     def indexes(self) -> tuple[str, ...]:
         """Every index, in the facts file's order."""

@@ -7,21 +7,33 @@ last. Copier offers no setting for this, so the template's Jinja extension, whic
 loads into its own process before it checks any answer, installs a `sys.excepthook` that
 prints that one error as a single line. Only an exception nothing caught reaches the hook:
 Copier's Python API (fleet.py, the tests) still raises the ValueError, and every other error
-keeps its traceback. Python exits with status 1, as Copier does for its own user errors; a
+keeps its traceback (but one: the TypeError Copier raises for a bare value given to a question
+of several answers, `-d platforms=linux-x86_64`, which is told to write a bracketed list).
+Python exits with status 1, as Copier does for its own user errors; a
 copy leaves no folder behind (Copier removes the one it created).
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from types import TracebackType
 
 PREFIX = "Validation error for question "
+# What Copier raises (a TypeError) for a question of several answers (`platforms`,
+# `torch_packages`) given one bare value with `-d`: it reads only a YAML list there.
+NOT_A_LIST = re.compile(r"Not a YAML list: (?P<value>.*)")
 _INSTALLED = "_copier_research_refusals"
 
 
 def refusal_line(message: str) -> str | None:
     """The line to print for Copier's validation error; None for any other message."""
+    if found := NOT_A_LIST.fullmatch(message):
+        return (
+            f"Answer refused: {found['value']} is not a list, and a question of several "
+            "answers (platforms, torch_packages) takes one in brackets, e.g. "
+            '-d "platforms=[linux-x86_64, macos-arm64]" or -d "platforms=[linux-x86_64]".'
+        )
     if not message.startswith(PREFIX):
         return None
     question, _, reason = message.removeprefix(PREFIX).partition(": ")
@@ -35,7 +47,10 @@ def install() -> None:
         return
 
     def hook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
-        line = refusal_line(str(error)) if isinstance(error, ValueError) else None
+        refused = isinstance(error, ValueError) or (
+            isinstance(error, TypeError) and NOT_A_LIST.fullmatch(str(error)) is not None
+        )
+        line = refusal_line(str(error)) if refused else None
         if line is None:
             previous(kind, error, trace)
         else:

@@ -8,12 +8,13 @@ has them (`src/<package>/runs.py`, `provenance.py`). What they need is added her
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from . import cuda, torch_index
+from . import cuda, torch_index, wheel_folder
 from .containers import gpu_vendor, runtime_image
 from .slurm import sync_options
 from .tool_versions import PIP_AUDIT, UV
@@ -176,4 +177,28 @@ def research_plan(
     )
 
 
-FILTERS = {"cooloff_error": cooloff_error}
+def devcontainer_error(
+    devcontainer: object,
+    framework: str = "pytorch",
+    torch_index_url: str = "",
+    platforms: Sequence[str] | None = None,
+) -> str:
+    """A dev container runs Linux, and cannot see a local wheel folder (uv.lock records its
+    path)."""
+    wanted = devcontainer is True or str(devcontainer).strip().lower() in ("true", "yes", "1")
+    if wanted and platforms is not None and not any(n.startswith("linux-") for n in platforms):
+        return (
+            "A dev container runs Linux, a platform this project's lock is not made for "
+            f"({', '.join(platforms)}). Add linux-x86_64 to platforms, or answer no."
+        )
+    local = bool(torch_index_url) and wheel_folder.local_folder(torch_index_url) is not None
+    if not (wanted and local and framework == "pytorch"):
+        return ""
+    return (
+        f"PyTorch comes from the local folder {torch_index_url}, which a dev container cannot "
+        "see (uv.lock records its path). Answer no, or go back and give torch_index_url as "
+        "a mirror URL."
+    )
+
+
+FILTERS = {"cooloff_error": cooloff_error, "devcontainer_error": devcontainer_error}

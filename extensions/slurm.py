@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import cuda, text, torch_index
@@ -44,6 +45,18 @@ def slurm_account_error(account: str) -> str:
             "your cluster needs none."
         )
     return ""
+
+
+def include_slurm_error(include_slurm: object, platforms: Sequence[str] | None = None) -> str:
+    """SLURM clusters run Linux: the lock must be made for a Linux platform."""
+    wanted = include_slurm is True or str(include_slurm).strip().lower() in ("true", "yes", "1")
+    if not wanted or platforms is None or any(name.startswith("linux-") for name in platforms):
+        return ""
+    return (
+        "SLURM clusters run Linux, a platform this project's lock is not made for "
+        f"({', '.join(platforms)}). Add linux-x86_64 (or linux-aarch64) to platforms, or "
+        "answer no."
+    )
 
 
 def sync_options(torch_plan: torch_index.TorchPlan | None) -> str:
@@ -88,6 +101,7 @@ def slurm_plan(
 
 
 FILTERS = {
+    "include_slurm_error": include_slurm_error,
     "slurm_partition_error": slurm_partition_error,
     "slurm_account_error": slurm_account_error,
 }

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from . import cuda, pytorch_facts, text, torch_releases
+from . import cuda, pytorch_facts, text, torch_releases, wheel_folder
 
 DEFAULT_TORCH_INDEX_URL = "https://download.pytorch.org/whl"
 
@@ -23,24 +21,19 @@ class TorchIndex:
     flat: bool
 
 
-def _local_folder(base: str) -> Path | None:
-    if base.startswith("file://"):
-        return Path(base.removeprefix("file://"))
-    if "://" in base:
-        return None
-    return Path(os.path.expanduser(base))
-
-
 def torch_index(base: str, accelerator: str) -> TorchIndex:
     """The index of one accelerator build: `<base>/<accelerator>`.
 
-    A URL is a PEP 503 index (download.pytorch.org or a mirror); a local folder holds the
-    wheels flat, `<folder>/<accelerator>/*.whl`.
+    A URL is a PEP 503 index (download.pytorch.org or a mirror). A local folder is a flat
+    index: `<folder>/<accelerator>/*.whl` when laid out per build, else the folder itself
+    (wheel_folder.py).
     """
     name = f"pytorch-{accelerator}"
-    folder = _local_folder(base)
+    folder = wheel_folder.local_folder(base)
     if folder is None:
         return TorchIndex(name=name, url=f"{base.rstrip('/')}/{accelerator}", flat=False)
+    if wheel_folder.layout(folder) == wheel_folder.FLAT:
+        return TorchIndex(name=name, url=str(folder.resolve()), flat=True)
     return TorchIndex(name=name, url=str((folder / accelerator).resolve()), flat=True)
 
 
@@ -77,19 +70,26 @@ def index_url_error(base: str, accelerator: str) -> str:
         return _url_error(base, accelerator)
     if "://" in base and not base.startswith("file://"):
         return f"'{base}' is neither an http(s) URL nor a local folder."
-    folder = _local_folder(base)
+    folder = wheel_folder.local_folder(base)
     assert folder is not None
     if not folder.is_absolute():
         return f"'{base}' is a relative path. Give the folder as an absolute path."
-    needed = [accelerator] if accelerator == "cpu" else [accelerator, "cpu"]
-    for build in needed:
-        wheels = folder / build
-        if not wheels.is_dir() or not any(wheels.glob("*.whl")):
-            return (
-                f"The folder {wheels} holds no wheels. A local index needs the wheels of each "
-                f"build it serves under <folder>/<build>/ (here {', '.join(needed)}), "
-                f"e.g. {wheels}/torch-*.whl."
-            )
+    found = wheel_folder.read(base)
+    layouts = (
+        "A local index holds PyTorch's wheels flat (<folder>/torch-*.whl) or per build "
+        "(<folder>/<build>/torch-*.whl)"
+    )
+    if found is None or not found.builds():
+        held = f" Its wheels belong to no build offered: {found.contents()}." if found else ""
+        return f"The folder {folder} holds no wheels of torch.{held} {layouts}."
+    if accelerator not in found.builds():
+        where = found.index_path(accelerator)
+        return (
+            f"The folder {folder} holds no torch wheel of the {accelerator} build (it holds "
+            f"{found.contents()}). Put them in {where}, or go back and choose another "
+            f"accelerator. {layouts}; a flat folder's wheels are told apart by their local "
+            "label (+cpu, +cu130)."
+        )
     return ""
 
 
@@ -158,16 +158,19 @@ class TorchPlan:
         return tuple(self.extras)
 
 
-def platforms_marker(names: Sequence[str]) -> str:
+def platforms_marker(names: Sequence[str], among: Sequence[str] | None = None) -> str:
     """A marker selecting these platforms among the project's (`linux-x86_64`, ...).
 
-    A whole operating system reads as `sys_platform == 'linux'`; a part of one names the
-    machine too.
+    `among`: the platforms the project targets (every platform when None); the lock covers
+    only those (`[tool.uv] environments`), so a marker need only tell them apart. An
+    operating system whose targeted platforms are all selected reads as
+    `sys_platform == 'linux'`; a part of one names the machine too.
     """
-    chosen = [p for p in pytorch_facts.PLATFORMS if p.name in names]
+    targets = [p for p in pytorch_facts.PLATFORMS if among is None or p.name in among]
+    chosen = [p for p in targets if p.name in names]
     parts: list[str] = []
     for system in dict.fromkeys(p.sys_platform for p in chosen):
-        of_system = [p for p in pytorch_facts.PLATFORMS if p.sys_platform == system]
+        of_system = [p for p in targets if p.sys_platform == system]
         if all(p in chosen for p in of_system):
             parts.append(f"sys_platform == '{system}'")
         else:
@@ -194,7 +197,7 @@ def torch_plan(base: str, choice: torch_releases.TorchChoice) -> TorchPlan:
         for index in dict.fromkeys(variant.routes.values()):
             platforms = variant.platforms_of(index)
             whole = len(platforms) == len(variant.routes)
-            marker = None if whole else platforms_marker(platforms)
+            marker = None if whole else platforms_marker(platforms, tuple(variant.routes))
             source = Source(indexes[index].name, marker=marker, extra=variant.extra)
             for name in names:
                 sources.setdefault(name, []).append(source)
@@ -208,6 +211,8 @@ def torch_plan(base: str, choice: torch_releases.TorchChoice) -> TorchPlan:
         dependencies=tuple(routed),
         extras={extra: tuple(items) for extra, items in requirements.items() if extra},
         constraints=choice.constraints,
-        environments=tuple(p.marker for p in pytorch_facts.PLATFORMS),
+        environments=tuple(
+            p.marker for p in pytorch_facts.PLATFORMS if p.name in choice.variants[0].routes
+        ),
         line=choice.line,
     )

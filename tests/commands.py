@@ -24,6 +24,9 @@ RULES: list[tuple[str, str]] = [
     ("uv sync --frozen", "not here: the SLURM job's own install, run by the job files"),
     ("uv sync --locked --no-dev", "not here: the container build's install (Docker, Apptainer)"),
     ("uvx --with copier-template-extensions copier update", "tests/test_update.py"),
+    # The README's Linux-only package: tests/test_platforms_lock.py adds it the documented
+    # way with --no-sync (triton's Linux wheel is some 200 MB) and checks every platform.
+    ("uv add \"triton; sys_platform == 'linux'\"", "tests/test_platforms_lock.py"),
     ("uvx pre-commit install", "run"),
     ("uvx pre-commit run", "run"),
     ("cp ", "run"),

@@ -21,17 +21,39 @@ from benchmarks.fixtures import MISSING_TORCH_WHEEL, find_torch_wheel
 from benchmarks.fixtures import release as release
 from benchmarks.fixtures import tagged_template as make_tagged_template
 from benchmarks.fixtures import template_clone as template_clone
+from extensions import pytorch_facts
+from extensions.pixi import PIXI_PLATFORMS
 from tasks.common import UV_RUN_ENVIRONMENT
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 
-# Answers a test does not care about; each test overrides what it checks.
+# Every platform a project can target (pytorch_facts.PLATFORMS), as the `platforms` answer.
+ALL_PLATFORMS = [platform.name for platform in pytorch_facts.PLATFORMS]
+# The platform the suite's machine is taken for (COPIER_RESEARCH_PLATFORM), whatever it is, so
+# that the `platforms` default is the same on every machine.
+SUITE_PLATFORM = "linux-x86_64"
+
+# Answers a test does not care about; each test overrides what it checks. Every platform:
+# the lock then covers all four, as it did before the `platforms` question, and the tests of
+# routing and of the set-up's per-platform check keep their meaning.
 BASE_ANSWERS: dict[str, Any] = {
     "project_name": "Protein Folding",
     "author_name": "Ada Lovelace",
     "author_email": "ada@example.org",
     "python_version": "3.11",
+    "platforms": ALL_PLATFORMS,
 }
+# Given as an answer, leaves the question to its default (e.g. `platforms=DEFAULT`).
+DEFAULT: Any = object()
+
+
+def with_base(answers: dict[str, Any]) -> dict[str, Any]:
+    """BASE_ANSWERS, then `answers`. A pixi project targets what pixi can (Linux x86_64 and
+    macOS arm64, as pixi projects always did) unless the answers say otherwise."""
+    data = {**BASE_ANSWERS, **answers}
+    if data.get("env_manager") == "pixi" and "platforms" not in answers:
+        data["platforms"] = list(PIXI_PLATFORMS)
+    return {name: value for name, value in data.items() if value is not DEFAULT}
 
 
 def set_environment(**variables: str | None) -> None:
@@ -68,6 +90,7 @@ def clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         UV_HTTP_RETRIES="0",
         # Tests choose the accelerator; a GPU on the test machine must not change defaults.
         COPIER_RESEARCH_NO_GPU_DETECTION="1",
+        COPIER_RESEARCH_PLATFORM=SUITE_PLATFORM,
     )
     if shutil.which("pyenv"):
         # Let uv see every pyenv interpreter, not only the global one, through the shims.
@@ -169,11 +192,15 @@ Render = Callable[..., Path]
 
 
 def render(destination: Path, *, skip_tasks: bool = False, **answers: Any) -> Path:
-    """Generate a project from this working tree (uncommitted changes included)."""
+    """Generate a project from this working tree (uncommitted changes included).
+
+    An answer given as DEFAULT is left to the question's default.
+    """
+    data = with_base(answers)
     copier.run_copy(
         str(TEMPLATE),
         str(destination),
-        data={**BASE_ANSWERS, **answers},
+        data=data,
         defaults=True,
         unsafe=True,
         vcs_ref="HEAD",
@@ -218,16 +245,18 @@ def tagged_template(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def torch_project(
-    tmp_path_factory: pytest.TempPathFactory, local_torch_index: Path, real_torch_line: str
+    tmp_path_factory: pytest.TempPathFactory, stand_in_server: str, real_torch_line: str
 ) -> Path:
     """The default PyTorch CPU project, generated with its tasks: locked, pinned and synced.
 
-    With the SLURM/torchrun files, so their code is linted and tested with the rest.
+    With the SLURM/torchrun files, so their code is linted and tested with the rest. Its
+    PyTorch index is the replica served as a mirror URL (not a local folder, which CI cannot
+    see and the template therefore gives no CI), so that its CI steps are run too.
     """
     destination = tmp_path_factory.mktemp("generated") / "protein-folding"
     return render(
         destination,
-        torch_index_url=str(local_torch_index),
+        torch_index_url=stand_in_server,
         torch_version=real_torch_line,
         extra_dependencies="einops",
         include_slurm=True,

@@ -37,7 +37,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, TEMPLATE
+from conftest import TEMPLATE, with_base
 from dockerfile_parse import DockerfileParser
 from dotenv.parser import parse_stream
 from hypothesis import HealthCheck, assume, given, settings
@@ -195,7 +195,7 @@ def answers(draw: st.DrawFn) -> dict[str, Any]:
 
 def render(destination: Path, values: dict[str, Any]) -> Path:
     copier.run_copy(
-        str(TEMPLATE), str(destination), data={**BASE_ANSWERS, **values}, defaults=True,
+        str(TEMPLATE), str(destination), data=with_base(values), defaults=True,
         unsafe=True, vcs_ref="HEAD", quiet=True, skip_tasks=True,
     )  # fmt: skip
     return destination

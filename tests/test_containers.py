@@ -15,7 +15,7 @@ from typing import Any
 
 import copier
 import pytest
-from conftest import BASE_ANSWERS, TEMPLATE, Render, render
+from conftest import TEMPLATE, Render, render, with_base
 from dockerfile_parse import DockerfileParser
 from spython.main.parse.parsers import SingularityParser
 
@@ -240,7 +240,7 @@ def test_recipes_that_cannot_build_are_refused(
         copier.run_copy(
             str(TEMPLATE),
             str(tmp_path / "project"),
-            data={**BASE_ANSWERS, **answers},
+            data=with_base(answers),
             defaults=True,
             unsafe=True,
             vcs_ref="HEAD",

@@ -176,7 +176,7 @@ def test_a_stale_fact_is_rewritten() -> None:
 
 def test_readme_names_every_build_and_the_python_range() -> None:
     readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
-    assert docgen.fact_names(readme) == ["pythons", "builds", "torch-lines"]
+    assert docgen.fact_names(readme) == ["builds", "pythons", "torch-lines"]
     assert f"{compat.PYTHONS[0]} to {compat.PYTHONS[-1]}" in readme
     for build in cuda.BUILDS:
         assert f"`{build.name}`" in readme

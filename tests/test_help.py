@@ -81,6 +81,7 @@ def rendered_help(tmp_path: Path, answers: dict[str, Any]) -> dict[str, tuple[st
 ANSWERS = {
     "project_name": "Protein Folding", "package_name": "protein_folding", "framework": "pytorch",
     "env_manager": "uv", "accelerator": "rocm7.2", "python_version": "3.12",
+    "torch_index_url": "https://download.pytorch.org/whl", "platforms": ["linux-x86_64"],
 }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import copier
 import jsonschema
 import pytest
-from conftest import BASE_ANSWERS, TEMPLATE, Render, render, set_environment
+from conftest import BASE_ANSWERS, TEMPLATE, Render, render, set_environment, with_base
 from rattler import MatchSpec
 from test_render import assert_ruff_clean, assert_valid_pyproject
 
@@ -244,7 +244,7 @@ def refusal(destination: Path, **answers: Any) -> str:
         copier.run_copy(
             str(TEMPLATE),
             str(destination),
-            data={**BASE_ANSWERS, **pixi_answers(**answers)},
+            data=with_base(pixi_answers(**answers)),
             defaults=True,
             unsafe=True,
             vcs_ref="HEAD",

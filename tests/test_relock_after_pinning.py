@@ -142,17 +142,17 @@ def test_the_set_up_check_finds_the_folded_platform_and_relocks_it(
 ) -> None:
     project = Path(shutil.copytree(folded, tmp_path / "folded"))
     setup_env = setup_env_of(project)
-    setup_env.target_platforms = lambda _text: [  # the old project declares no platforms
-        (p.name, p.uv_python_platform) for p in pytorch_facts.PLATFORMS
-    ]
+    # The old project declares no platforms, and has no table of them (src/): the table's.
+    setup_env.target_platforms = lambda _text: list(pytorch_facts.PLATFORMS)
+    setup_env.unchecked_markers = lambda _text: []
     with pytest.raises(setup_env.StepFailed) as failed:
         setup_env.verify()
     said = capsys.readouterr().out
-    assert "does not install on:" in said and "windows-x86_64: " in said  # found
+    assert "does not install on:" in said and "Windows x86_64: " in said  # found
     assert installs_on(project, "windows-x86_64")[0]  # and mended by the online re-lock
     # The old routing's other fault (item 5) no re-lock can mend: the set-up stops on it.
-    assert "linux-aarch64: " in str(failed.value)
-    assert "windows" not in str(failed.value)
+    assert "Linux aarch64: " in str(failed.value)
+    assert "Windows" not in str(failed.value)
 
 
 # ── A lock no re-lock can fix: the set-up stops at its check and names the platform ──────
@@ -201,5 +201,7 @@ def test_a_platform_the_lock_cannot_serve_stops_the_set_up_naming_it(
     result = run(["uv", "run", "scripts/setup_env.py", "--until", "verify"], project)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Set-up failed at step 'verify'" in result.stderr
-    assert "macOS arm64" in result.stderr and "macos15only" in result.stderr
-    assert "required-environments" in result.stderr  # the fix is named
+    assert "macos15only has no wheels for macOS arm64" in result.stderr, result.stderr
+    # Both fixes are named: the marker, and fewer platforms.
+    assert 'uv remove --frozen macos15only && uv add "macos15only; sys_platform' in result.stderr
+    assert '-d "platforms=[linux-x86_64, linux-aarch64]"' in result.stderr

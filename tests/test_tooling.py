@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import render, run
+from conftest import ALL_PLATFORMS, render, run
 from repo_review.processor import process
 
 BIN = Path(sys.executable).parent
@@ -40,6 +40,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "numpy-pixi-gitlab": {
         "framework": "none", "env_manager": "pixi", "ci_provider": "gitlab",
         "license": "GPL-3.0-only",
+    },
+    # A lock without Linux x86_64: CI (and the weekly upgrade) run on a Windows runner.
+    "numpy-windows-github": {
+        "framework": "none", "platforms": ["windows-x86_64", "macos-arm64"],
+        "scheduled_upgrades": True,
     },
 }  # fmt: skip
 
@@ -119,6 +124,19 @@ def test_ci_config_matches_its_schema(
 def test_every_github_job_has_a_timeout(project_of: ProjectOf, variant: str) -> None:
     workflow = yaml.safe_load((project_of(variant) / WORKFLOW).read_text())
     assert all("timeout-minutes" in job for job in workflow["jobs"].values())
+
+
+@pytest.mark.parametrize("variant", GITHUB)
+def test_ci_runs_on_a_platform_the_lock_is_made_for(project_of: ProjectOf, variant: str) -> None:
+    workflows = project_of(variant) / ".github" / "workflows"
+    platforms = VARIANTS[variant].get("platforms", ALL_PLATFORMS)
+    expected = "ubuntu-latest" if "linux-x86_64" in platforms else "windows-latest"
+    for name in ("ci.yml", "upgrade.yml"):
+        if (workflows / name).is_file():
+            job = next(iter(yaml.safe_load((workflows / name).read_text())["jobs"].values()))
+            assert job["runs-on"] == expected, name
+            if expected.startswith("windows"):  # the steps are written for bash
+                assert job["defaults"]["run"]["shell"] == "bash"
 
 
 @pytest.mark.parametrize("variant", GITHUB)

@@ -30,8 +30,13 @@ class World:
         "2.15": {"torchaudio": "2.11"},
     }
 
+    folder = ""  # PyTorch's indexes, not a local wheel folder
+
     def __init__(self, table: dict[tuple[str, str], dict[str, tuple[tuple[str, ...], ...]]]):
         self.table = table
+
+    def where(self, index: str) -> str:
+        return f"the {index} index"
 
     def indexes(self) -> tuple[str, ...]:
         return tuple(sorted({index for index, _ in self.table}))

@@ -10,13 +10,15 @@ step, the smoke check that imports torch, fails on the stand-in; on a real index
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import copier
 import pytest
-from conftest import git, release, run, template_clone
+import yaml
+from conftest import ALL_PLATFORMS, git, release, run, template_clone
 from test_update import update, user_copy
 from torch_matrix import label, would_install
 
@@ -39,6 +41,7 @@ def cpu_project(tmp_path_factory: pytest.TempPathFactory, stand_in_index: Path) 
             "accelerator": "cpu",
             "torch_version": "2.13",
             "torch_index_url": str(stand_in_index),
+            "platforms": ALL_PLATFORMS,
         },
         defaults=True,
         unsafe=True,
@@ -119,3 +122,85 @@ def test_lock_is_current_and_torch_stays_pinned(to_cu130: tuple[Path, str, dict[
 def test_answers_record_the_new_build(to_cu130: tuple[Path, str, dict[str, Any]]) -> None:
     project, _, _ = to_cu130
     assert "accelerator: cu130" in (project / ".copier-answers.yml").read_text()
+
+
+# ── `copier update -d platforms=[...]`: fewer platforms, then more ──────────
+
+
+@pytest.fixture(scope="module")
+def four_platform_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A NumPy project generated (and set up) from a release for every platform."""
+    root = tmp_path_factory.mktemp("platforms")
+    clone = template_clone(root / "template")
+    release(clone, "v0.1.0")
+    project = root / "generated"
+    copier.run_copy(
+        str(clone),
+        str(project),
+        data={
+            "project_name": "Plain Numbers",
+            "author_name": "Ada Lovelace",
+            "framework": "none",
+            "python_version": "3.11",
+            "platforms": ALL_PLATFORMS,
+        },
+        defaults=True,
+        unsafe=True,
+        vcs_ref="v0.1.0",
+        quiet=True,
+    )
+    assert git("status", "--porcelain", cwd=project) == ""
+    return project
+
+
+def lock_environments(project: Path) -> list[str]:
+    """The platforms uv.lock was made for, as it writes them."""
+    return list(tomllib.loads((project / "uv.lock").read_text())["supported-markers"])
+
+
+@pytest.fixture(scope="module")
+def to_linux(
+    four_platform_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, str]:
+    project = user_copy(four_platform_project, tmp_path_factory.mktemp("linux") / "numbers")
+    result = update(project, "--data", "platforms=[linux-x86_64]")
+    return project, result.stdout + result.stderr
+
+
+def test_fewer_platforms_relock_for_those_only(
+    four_platform_project: Path, to_linux: tuple[Path, str]
+) -> None:
+    project, output = to_linux
+    assert len(lock_environments(four_platform_project)) == 4
+    assert "==> Re-locking after the update" in output, output
+    assert "uv.lock installs on Linux x86_64." in output, output
+    assert "==> Environment ready" in output, output
+    linux = "sys_platform == 'linux' and platform_machine == 'x86_64'"
+    uv = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]
+    assert uv["environments"] == uv["required-environments"] == [linux]
+    assert [" ".join(e.split()) for e in lock_environments(project)] == [
+        "platform_machine == 'x86_64' and sys_platform == 'linux'"
+    ]
+    assert run(["uv", "lock", "--check"], project).returncode == 0
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["platforms"] == [
+        "linux-x86_64"
+    ]
+
+
+def test_more_platforms_name_the_linux_only_package_and_both_fixes(
+    to_linux: tuple[Path, str],
+) -> None:
+    """A Linux-only package added as is to a Linux project; the update to a Mac too stops
+    at the re-lock, naming the package, the platform and both ways out."""
+    project, _ = to_linux
+    added = run(["uv", "add", "--no-sync", "triton"], project)
+    assert added.returncode == 0, added.stderr
+    git("commit", "-qam", "triton", cwd=project)
+    result = update(project, "--data", "platforms=[linux-x86_64, macos-arm64]")
+    said = " ".join((result.stdout + result.stderr).split())
+    assert "Set-up failed at step 'lock': triton has no wheels for macOS arm64" in said, said
+    # The marker on the requirement as written (uv add's own pin kept), or fewer platforms:
+    marked = r"uv remove --frozen triton && uv add \"triton==[\d.]+; sys_platform == 'linux'\""
+    assert re.search(marked, said), said
+    assert '-d "platforms=[linux-x86_64]"' in said
+    assert "The update is merged; only the environment is not rebuilt yet" in said

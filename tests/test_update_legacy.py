@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TEMPLATE, git, release, run, template_clone
+import yaml
+from conftest import ALL_PLATFORMS, TEMPLATE, git, release, run, template_clone
 from test_update import locked, pins, record
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-legacy")]
@@ -82,6 +83,14 @@ def test_every_pin_equals_the_lock(legacy) -> None:
     project, _, _ = legacy
     assert {name: locked(project)[name] for name in pins(project)} == pins(project)
     assert run(["uv", "lock", "--check"], project).returncode == 0
+
+
+def test_the_lock_keeps_every_platform_it_was_made_for(legacy) -> None:
+    """v0.1.0 locked for every platform (it named none): the new `platforms` answer says so,
+    whatever this machine is."""
+    project, _, _ = legacy
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["platforms"] == ALL_PLATFORMS
 
 
 def test_the_researchers_work_stays(legacy) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, TEMPLATE
+from conftest import TEMPLATE, with_base
 
 SLURM = {"include_slurm": True}
 LONG = "x" * 301
@@ -177,7 +177,7 @@ def test_bad_answer_is_refused_and_nothing_written(
         copier.run_copy(
             str(TEMPLATE),
             str(destination),
-            data={**BASE_ANSWERS, **answers},
+            data=with_base(answers),
             defaults=True,
             unsafe=True,
             vcs_ref="HEAD",

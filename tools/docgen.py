@@ -19,11 +19,20 @@ import jinja2
 import yaml
 from packaging.version import Version
 
-from extensions import accelerators, compat, containers, cuda, pytorch_facts, torch_releases
+from extensions import (
+    accelerators,
+    compat,
+    containers,
+    cuda,
+    platforms,
+    pytorch_facts,
+    torch_releases,
+)
 from extensions.tool_versions import PIXI, UV
 
 _CHOICE_GLOBALS = {
     "accelerator_choices": accelerators.accelerator_choices,
+    "platform_choices": platforms.platform_choices,
     "torch_version_choices": accelerators.torch_version_choices,
 }
 
@@ -45,6 +54,16 @@ COMPUTED_DEFAULTS: dict[str, str] = {
         "the build this machine's GPU and driver run (the newest CUDA build the NVIDIA driver "
         "supports, `rocm7.2` for an AMD GPU, else `cpu`); see [Accelerators](accelerators.md)"
     ),
+    "python_version": (
+        "`3.12`; with a local wheel folder that holds torch for other Pythons only, the newest "
+        "of those"
+    ),
+    "platforms": (
+        "this machine's platform and `linux-x86_64` (clusters, CI runners); for a project "
+        "already there (`copier update`), the platforms its pyproject.toml targets; "
+        "narrowed to what pixi targets and to what a local wheel folder serves"
+    ),
+    "ci_provider": "`github`, or `none` when PyTorch comes from a local wheel folder",
     "pixi_torch_source": "`conda-forge`, or `pypi` for a ROCm build (conda-forge has none)",
     "compilers": "`true` for a CUDA build, else `false`",
 }
@@ -52,6 +71,10 @@ COMPUTED_DEFAULTS: dict[str, str] = {
 HELP_PLACEHOLDERS: dict[str, str] = {
     "detection_summary": (
         "What GPU detection found, e.g. “No NVIDIA or AMD GPU detected: proposing cpu.”"
+    ),
+    "platforms_help": (
+        "What the default was made from, e.g. “Default: This machine, clusters and CI "
+        "runners: Linux x86_64.”"
     ),
 }
 
@@ -108,11 +131,16 @@ class _Placeholder(jinja2.Undefined):
     def __str__(self) -> str:
         return f"<{self._undefined_name}>"
 
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self  # `_copier_conf.dst_path`: an argument of a placeholder call
+
 
 def _help_environment() -> jinja2.Environment:
     environment = jinja2.Environment(undefined=_Placeholder)
     environment.globals.update(
-        {name: (lambda text=text: text) for name, text in HELP_PLACEHOLDERS.items()}
+        {name: (lambda *_, text=text: text) for name, text in HELP_PLACEHOLDERS.items()}
     )
     environment.globals["python_range"] = compat.python_range
     environment.filters["help_lines"] = lambda text: text

@@ -43,15 +43,31 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+class StepFailed(Exception):
+    """A step failed; the message says why, `hint` what to try when the step's own hint
+    does not fit the cause, and `resume` the step to resume from when it is not this one."""
+
+    def __init__(self, message: str, hint: str = "", resume: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.resume = resume
+
+
 def load_module(name: str) -> ModuleType:
-    """src/<package>/<name>.py loaded from its file: machine.py (the machine facts), exits.py
-    (the exit statuses of the project's commands).
+    """src/<package>/<name>.py loaded from its file: machine.py (the machine facts),
+    platforms.py (the platforms a lock can target), exits.py (the exit statuses of the
+    project's commands).
 
     Not imported as `<package>.<name>`: the package is not installed yet, and importing it
-    would run its __init__.py, which may need what is not installed. Both modules need only
-    the standard library.
+    would run its __init__.py, which may need what is not installed. These modules need
+    only the standard library.
     """
-    path = next((PROJECT / "src").glob(f"*/{name}.py"))
+    path = next((PROJECT / "src").glob(f"*/{name}.py"), None)
+    if path is None:
+        raise StepFailed(
+            f"src/<package>/{name}.py is missing. Restore it from git (git checkout -- src), "
+            "or run `copier update` to have the template write it again."
+        )
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -88,16 +104,6 @@ except ModuleNotFoundError:
 RESUME = "uv run scripts/setup_env.py --from {step}"
 
 
-class StepFailed(Exception):
-    """A step failed; the message says why, `hint` what to try when the step's own hint
-    does not fit the cause, and `resume` the step to resume from when it is not this one."""
-
-    def __init__(self, message: str, hint: str = "", resume: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
-        self.resume = resume
-
-
 class InvalidProject(ValueError):
     """pyproject.toml cannot be set up as it is: the message names the problem (one line),
     `hint` says how to repair it. The set-up and `upgrade` stop before doing anything."""
@@ -109,6 +115,11 @@ class InvalidProject(ValueError):
 
 class InvalidRecord(InvalidProject):
     """[tool.setup-env.pinned] is not a table of versions."""
+
+
+PLATFORMS_UPDATE = (
+    'uvx --with copier-template-extensions copier update --trust --defaults -d "platforms=[...]"'
+)
 
 
 DAMAGED_LOCK = "Failed to parse `uv.lock`"
@@ -394,13 +405,17 @@ def uv_environment() -> dict[str, str]:
 
 
 def run(command: list[str]) -> None:
-    """Run a command, streaming its output; on failure raise with the end of its stderr."""
+    """Run a command, streaming its output; on failure raise with the end of its stderr.
+
+    A resolver failure for a package without wheels for one of the project's platforms is
+    explained instead: the package, the platform and both ways out (platform_gap).
+    """
     env = uv_environment()
     try:
         process = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
     except OSError as error:  # not a program this machine can run
         raise StepFailed(f"{command[0]} cannot start ({error}).", UV_INSTALL_HINT) from error
-    tail: list[str] = []
+    said: list[str] = []  # what it printed, the last 500 lines (enough for uv's reasons)
     damaged_lock = False
 
     def relay() -> None:
@@ -408,7 +423,7 @@ def run(command: list[str]) -> None:
         assert process.stderr is not None
         for line in process.stderr:
             sys.stderr.write(line)
-            tail[:] = [*tail[-7:], line.rstrip()]
+            said[:] = [*said[-499:], line.rstrip()]
             damaged_lock = damaged_lock or DAMAGED_LOCK in line
 
     reader = threading.Thread(target=relay)
@@ -416,11 +431,205 @@ def run(command: list[str]) -> None:
     code = process.wait()
     reader.join()
     if code != 0:
-        output = "\n".join(f"    {line}" for line in tail) or "    (no output)"
+        gap = platform_gap("\n".join(said))
+        if gap is not None:
+            raise StepFailed(*gap)
+        output = "\n".join(f"    {line}" for line in said[-8:]) or "    (no output)"
         shown = " ".join([Path(command[0]).name, *command[1:]])
         raise StepFailed(
             f"'{shown}' exited with {code}:\n{output}", DAMAGED_LOCK_HINT if damaged_lock else ""
         )
+
+
+# ── Packages without wheels for a platform the project targets ─────────────
+#
+# The lock is made for the platforms of [tool.uv] required-environments (the template's
+# `platforms` answer), and every package needs a wheel for each. A package published for
+# Linux only (triton, cupy-cuda12x, vllm's kernels) makes `uv lock` stop with "No solution
+# found when resolving dependencies for split (markers: ...)" and "<package> has no
+# `<marker>`-compatible wheels"; `uv sync --dry-run --python-platform` (the verify step) says
+# "Distribution `<package>==<version> @ ...` can't be installed because it doesn't have a
+# source distribution or wheel for the current platform". Either way the set-up names the
+# package, the platform and the two ways out: a marker on the requirement, or fewer
+# platforms.
+
+_NO_WHEELS = re.compile(r"\b(?:has|have) no `(?P<marker>[^`]+)`-compatible wheels")
+_SPLIT = re.compile(
+    r"resolving dependencies for split \(markers: (?P<marker>.+?)\)(?= cause:| hint:|$)"
+)
+_CLAUSE = re.compile(r"\b(?:Because|because|all of:)")
+_DEPENDS = re.compile(r"your project depends on (?P<requirement>[^\s,]+)")
+_NO_WHEEL_HERE = re.compile(
+    r"Distribution `(?P<requirement>[^`\s]+)[^`]*` can't be installed because it doesn't "
+    r"have a source distribution or wheel for the current platform"
+)
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_VERSIONED = re.compile(rf"({_NAME.pattern})(?:\[[^\]]*\])?(?:===?|[<>!~]=?)")
+
+
+def platform_table() -> list[Any]:
+    """The platforms a lock can be made for (src/<package>/platforms.py, the template's)."""
+    return list(load_module("platforms").PLATFORMS)
+
+
+def python_minor() -> str:
+    version_file = PROJECT / ".python-version"
+    text = version_file.read_text(encoding="utf-8").strip() if version_file.is_file() else ""
+    return text or f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def marker_platforms(text: str, among: Sequence[Any]) -> list[Any]:
+    """The platforms of `among` a marker selects, for the project's Python."""
+    try:
+        marker = Marker(text)
+    except ValueError:
+        return []
+    python = python_minor()
+    found = []
+    for platform in among:
+        environment = {
+            "sys_platform": platform.sys_platform,
+            "platform_machine": platform.machine,
+            "python_version": python,
+            "python_full_version": f"{python}.0",
+        }
+        try:
+            if marker.evaluate(environment):
+                found.append(platform)
+        except ValueError:  # a marker naming what is not set here: not ours
+            continue
+    return found
+
+
+def _names_in(clause: str) -> list[str]:
+    """The package names in a clause of uv's explanation ("triton>=2.0.0", "all of: ...")."""
+    versioned = [canonicalize_name(name) for name in _VERSIONED.findall(clause)]
+    if versioned:
+        return list(dict.fromkeys(versioned))
+    words = _NAME.findall(clause)
+    return [canonicalize_name(words[-1])] if words else []
+
+
+@dataclass(frozen=True)
+class PlatformGap:
+    """A package without wheels for one of the project's platforms."""
+
+    package: str  # the direct dependency to mark (or the one without wheels)
+    missing: str  # the package without wheels (a dependency of `package`, or itself)
+    platform: Any  # the platform it lacks (a record of platforms.py)
+    targets: tuple[Any, ...]  # the project's platforms
+    routed: bool = False  # taken from an index of its own ([tool.uv.sources]: PyTorch's)
+    written: str = ""  # the requirement as pyproject.toml has it, without its marker
+
+    def __post_init__(self) -> None:
+        if not self.written:
+            object.__setattr__(self, "written", self.package)
+
+    def explained(self) -> tuple[str, str]:
+        """The failure in one sentence, and what to try (for StepFailed)."""
+        table = load_module("platforms")
+        through = "" if self.missing == self.package else f" (through {self.missing})"
+        message = (
+            f"{self.package}{through} has no wheels for {self.platform.label}, one of the "
+            f"platforms this project's lock is made for "
+            f"({', '.join(p.label for p in self.targets)})."
+        )
+        kept = self.kept()
+        ways = []
+        if self.routed:
+            ways.append(
+                f"choose a PyTorch build with wheels for {self.platform.label} (copier update "
+                "... -d accelerator=cpu; the README's PyTorch section)"
+            )
+        elif kept:
+            marked = f"{self.written}; {table.marker_for(kept, list(self.targets))}"
+            ways.append(
+                f"add it for {', '.join(p.label for p in kept)} only, with a marker (code that "
+                "imports it then runs there only):\n        "
+                f'uv remove --frozen {self.package} && uv add "{marked}"'
+            )
+        if kept:
+            ways.append(
+                "or make the lock for fewer platforms (the update re-locks):\n        "
+                + table.update_command(kept)
+            )
+        else:
+            return message, (
+                f"This project targets {self.platform.label} only: choose another version of "
+                f"{self.package}, or another package."
+            )
+        return message, "Either " + "\n    ".join(ways)
+
+    def kept(self) -> list[Any]:
+        """The platforms to keep: those a package missing on this one most likely has wheels
+        for (Linux, when it lacks another system; Linux x86_64, when it lacks aarch64)."""
+        others = [p for p in self.targets if p != self.platform]
+        linux = [p for p in others if p.sys_platform == "linux"]
+        if self.platform.sys_platform != "linux" and linux:
+            return linux
+        x86 = [p for p in linux if p.machine == "x86_64"]
+        return x86 if self.platform.sys_platform == "linux" and x86 else others
+
+
+def platform_gap(output: str, platform: Any = None) -> tuple[str, str] | None:
+    """What a failed uv command means when it found a package without wheels for one of the
+    project's platforms: (the failure, what to try); None for any other failure.
+
+    `platform`: the platform the command was run for (the verify step's dry runs).
+    """
+    try:
+        gap = _platform_gap(output, platform)
+        return gap.explained() if gap is not None else None
+    except Exception:  # explaining is a courtesy: uv's own words are shown above it anyway
+        return None
+
+
+def _platform_gap(output: str, platform: Any) -> PlatformGap | None:
+    output = " ".join(output.split())  # uv wraps long lines (a long path) where it likes
+    document = tomllib.loads(_pyproject())
+    targets = target_platforms(_pyproject())
+    if not targets:
+        return None
+    direct = {canonicalize_name(Requirement(item).name) for item in requirements_in(document)}
+    missing: list[str] = []
+    where: list[Any] = [platform] if platform is not None else []
+    if found := _NO_WHEEL_HERE.search(output):
+        missing = _names_in(found["requirement"] + "=")
+    for found in _NO_WHEELS.finditer(output):
+        start = max((m.end() for m in _CLAUSE.finditer(output, 0, found.start())), default=0)
+        missing += _names_in(output[start : found.start()])
+        where += marker_platforms(found["marker"], targets)
+    if not missing:
+        return None
+    for found in _SPLIT.finditer(output):
+        where += marker_platforms(found["marker"], targets)
+    if not where:
+        return None
+    missing_one = next((name for name in missing if name in direct), missing[0])
+    depended = [
+        canonicalize_name(name[0])
+        for found in _DEPENDS.finditer(output)
+        if (name := _NAME.match(found["requirement"]))
+    ]
+    package = (
+        missing_one
+        if missing_one in direct
+        else next((name for name in depended if name in direct), missing_one)
+    )
+    routed = any(
+        package in family and any(name.startswith("pytorch-") for name in indexes)
+        for indexes, family in index_families_by_name(document)
+    )
+    record = set_up_pins(document)
+    written = next(
+        (  # as written, without the set-up's own pin (uv add pins it again) and the marker
+            (without_pin(item) if owner(item, record) == "set-up" else item).split(";")[0].strip()
+            for item in requirements_in(document)
+            if canonicalize_name(Requirement(item).name) == package
+        ),
+        package,
+    )
+    return PlatformGap(package, missing_one, where[0], tuple(targets), routed, written)
 
 
 def uv() -> str:
@@ -484,46 +693,53 @@ def record_pins() -> None:
 
 # ── Checking the lock on every platform ─────────────────────────────────────
 
-# uv's names (`--python-platform`) for the platforms a lock can target, by the
-# (sys_platform, platform_machine) that a [tool.uv] required-environments marker selects.
-PYTHON_PLATFORMS = {
-    ("linux", "x86_64"): ("Linux x86_64", "x86_64-manylinux_2_28"),
-    ("linux", "aarch64"): ("Linux aarch64", "aarch64-manylinux_2_28"),
-    ("win32", "AMD64"): ("Windows x86_64", "x86_64-pc-windows-msvc"),
-    ("win32", "ARM64"): ("Windows arm64", "aarch64-pc-windows-msvc"),
-    ("darwin", "arm64"): ("macOS arm64", "aarch64-apple-darwin"),
-    ("darwin", "x86_64"): ("macOS x86_64", "x86_64-apple-darwin"),
-}
-# PyTorch's macOS wheels (torch 2.12 and later) are built for macOS 14 and newer.
-MACOS_VERSION = "14.0"
 
-
-def target_platforms(pyproject_text: str) -> list[tuple[str, str]]:
-    """(name, uv platform) of each platform in [tool.uv] required-environments."""
+def target_platforms(pyproject_text: str) -> list[Any]:
+    """The platforms (records of src/<package>/platforms.py) that [tool.uv]
+    required-environments names, in the table's order."""
     uv_table = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {})
     markers = [Marker(text) for text in uv_table.get("required-environments", [])]
     return [
-        named
-        for (system, machine), named in PYTHON_PLATFORMS.items()
-        if any(m.evaluate({"sys_platform": system, "platform_machine": machine}) for m in markers)
+        platform
+        for platform in platform_table()
+        if any(
+            m.evaluate(
+                {"sys_platform": platform.sys_platform, "platform_machine": platform.machine}
+            )
+            for m in markers
+        )
     ]
 
 
-def install_problem(python: str, platform: str, extra: str | None) -> str:
+def install_problem(python: str, platform: Any, extra: str | None) -> str:
     """What `uv sync --locked --dry-run` says against installing uv.lock on `platform`."""
     command = [uv(), "sync", "--locked", "--dry-run", "--quiet"] + (
         ["--python", python] if python else []
     )
-    command += ["--python-platform", platform] + (["--extra", extra] if extra else [])
-    environment = uv_environment() | {"MACOSX_DEPLOYMENT_TARGET": MACOS_VERSION}
+    command += ["--python-platform", platform.uv_python_platform]
+    command += ["--extra", extra] if extra else []
+    # e.g. PyTorch's macOS wheels (torch 2.12 and later) need macOS 14: uv must assume it.
+    environment = uv_environment() | dict(platform.uv_environment)
     done = subprocess.run(command, cwd=PROJECT, env=environment, capture_output=True, text=True)
     if done.returncode == 0:
         return ""
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    return " ".join(lines[:2]) or f"exited with {done.returncode}"
+    return "\n".join(lines) or f"exited with {done.returncode}"
 
 
-def lock_problems() -> list[str]:
+@dataclass(frozen=True)
+class LockProblem:
+    platform: Any
+    extra: str | None
+    said: str  # uv's words
+
+    def __str__(self) -> str:
+        lines = self.said.splitlines()
+        where = f"{self.platform.label}{f' (extra {self.extra})' if self.extra else ''}"
+        return f"{where}: {' '.join(lines[:2])}"
+
+
+def lock_problems() -> list[LockProblem]:
     """Each platform (and build extra) uv.lock would not install on, with uv's reason."""
     text = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
     # The project's interpreter, found once (each dry run would look for it again).
@@ -532,15 +748,27 @@ def lock_problems() -> list[str]:
     )
     python = interpreter.stdout.strip() if interpreter.returncode == 0 else ""
     extras: list[str | None] = [*torch_extras(text)] or [None]
-    cases = [
-        (name, platform, extra) for name, platform in target_platforms(text) for extra in extras
-    ]
+    cases = [(platform, extra) for platform in target_platforms(text) for extra in extras]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        problems = list(pool.map(lambda case: install_problem(python, case[1], case[2]), cases))
+        problems = list(pool.map(lambda case: install_problem(python, *case), cases))
     return [
-        f"{name}{f' (extra {extra})' if extra else ''}: {problem}"
-        for (name, _, extra), problem in zip(cases, problems, strict=True)
+        LockProblem(platform, extra, problem)
+        for (platform, extra), problem in zip(cases, problems, strict=True)
         if problem
+    ]
+
+
+def unchecked_markers(pyproject_text: str) -> list[str]:
+    """required-environments entries that select none of the platforms the set-up knows."""
+    uv_table = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {})
+    known = platform_table()
+    return [
+        text
+        for text in uv_table.get("required-environments", [])
+        if not any(
+            Marker(text).evaluate({"sys_platform": p.sys_platform, "platform_machine": p.machine})
+            for p in known
+        )
     ]
 
 
@@ -549,18 +777,27 @@ def verify() -> None:
 
     A lock can pass `uv lock --check` and still hold, for one platform, a wheel of another
     (uv was seen folding platform forks when re-locking from a warm cache): such a lock is
-    made again from the indexes once, and if it still fails, the set-up stops here.
+    made again from the indexes once, and if it still fails, the set-up stops here, naming
+    the package and the platform when one lacks wheels there.
     """
     lock_text()  # there is one
+    for text in unchecked_markers(_pyproject()):
+        print(f"    not checked: required-environments names {text!r}, not a platform it knows.")
     problems = lock_problems()
     if not problems:
-        print(f"    uv.lock installs on {', '.join(n for n, _ in target_platforms(_pyproject()))}.")
+        print(
+            f"    uv.lock installs on {', '.join(p.label for p in target_platforms(_pyproject()))}."
+        )
         return
     listed = "".join(f"\n      {problem}" for problem in problems)
     print(f"    uv.lock does not install on:{listed}\n    Locking again from the indexes.")
     run([uv(), "lock", "--refresh"])
     pin()
     problems = lock_problems()
+    for problem in problems:
+        gap = platform_gap(problem.said, problem.platform)
+        if gap is not None:
+            raise StepFailed(*gap)
     if problems:
         listed = "".join(f"\n      {problem}" for problem in problems)
         raise StepFailed(f"uv.lock does not install on:{listed}")
@@ -648,9 +885,10 @@ STEPS = (
         "verify",
         "Checking that uv.lock installs on every platform the project targets",
         verify,
-        "A package named above has no wheel for that platform. If the project never runs "
-        "there, remove the platform from [tool.uv] required-environments (and environments) "
-        "in pyproject.toml; otherwise change that requirement.",
+        "A package named above has no wheel for that platform. Add it with a marker that "
+        "leaves the platform out (uv add \"NAME; sys_platform == 'linux'\"), or make the lock "
+        "for fewer platforms: " + PLATFORMS_UPDATE + " (required-environments in "
+        "pyproject.toml lists them).",
     ),
     Step(
         "sync",
@@ -702,6 +940,22 @@ def steps_from(name: str) -> tuple[Step, ...]:
 # then pins, installs and checks as the set-up does. Your ranges are respected (uv moves within
 # them); your own pins hold, unless you name the package, which hands its pin to the set-up.
 # Any failure puts pyproject.toml and uv.lock back as they were and re-installs them.
+
+
+def index_families_by_name(document: Mapping[str, Any]) -> list[tuple[set[str], set[str]]]:
+    """Like index_families, each family with the names of the indexes it comes from."""
+    sources = document.get("tool", {}).get("uv", {}).get("sources", {})
+    found: list[tuple[set[str], set[str]]] = []
+    for family in index_families(document):
+        names = {
+            entry["index"]
+            for name, entries in sources.items()
+            if canonicalize_name(name) in family
+            for entry in (entries if isinstance(entries, list) else [entries])
+            if "index" in entry
+        }
+        found.append((names, family))
+    return found
 
 
 def index_families(document: Mapping[str, Any]) -> list[set[str]]:
