@@ -926,7 +926,7 @@ def make_bundle(
         flush=True,
     )
     try:
-        _git(root, "cat-file", "-e", f"{facts.commit}^{{commit}}", step="Finding the commit")
+        _git(root, "cat-file", "-e", facts.commit + "^{commit}", step="Finding the commit")
     except StepFailed:
         refuse(
             f"Commit {_short(facts.commit)} of run {facts.folder} is not in the repository "
