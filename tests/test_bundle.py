@@ -124,7 +124,8 @@ def test_the_bundle_holds_the_run_its_source_lock_exports_and_citation(
     assert record["lock"]["sha256"] == read(run_folder / "manifest.json")["lock"]["sha256"]
     assert record["exports"]["extras"] == [] and record["dirty"] is False
     # the exports name exactly the runtime packages of the lock, at the lock's versions
-    lock = {p["name"]: p["version"] for p in tomllib.loads((project / "uv.lock").read_text())["package"]}
+    locked = tomllib.loads((project / "uv.lock").read_text())["package"]
+    lock = {p["name"]: p["version"] for p in locked}
     pylock = tomllib.loads((folder / "pylock.toml").read_text())["packages"]
     assert {p["name"]: p["version"] for p in pylock}.items() <= lock.items()
     assert "numpy" in {p["name"] for p in pylock} and "pytest" not in {p["name"] for p in pylock}
@@ -177,9 +178,10 @@ def installed(venv: Path) -> dict[str, tuple[str, str]]:
         metadata = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
         name = re.search(r"^Name: (.+)$", metadata, re.MULTILINE)
         version = re.search(r"^Version: (.+)$", metadata, re.MULTILINE)
-        installer = (info / "INSTALLER").read_text().strip() if (info / "INSTALLER").exists() else ""
+        installer = info / "INSTALLER"
+        by = installer.read_text().strip() if installer.exists() else ""
         assert name and version, info
-        found[canonicalize_name(name[1].strip())] = (version[1].strip(), installer)
+        found[canonicalize_name(name[1].strip())] = (version[1].strip(), by)
     return found
 
 
@@ -202,10 +204,12 @@ def test_the_archive_alone_rebuilds_the_environment_and_the_results(
     assert result.returncode == 0, commands + result.stdout + result.stderr
     # the environment is the lock's runtime packages for this platform, installed by `route`
     pylock = tomllib.loads((folder / "pylock.toml").read_text())["packages"]
+    python = read(folder / "bundle.json")["python"]  # the run's, which the rebuild uses
+    here = {"python_full_version": python, "python_version": ".".join(python.split(".")[:2])}
     wanted = {
         canonicalize_name(p["name"]): p["version"]
         for p in pylock
-        if "marker" not in p or Marker(p["marker"]).evaluate()
+        if "marker" not in p or Marker(p["marker"]).evaluate(here)
     }
     have = installed(folder / "source" / ".venv")
     assert {name: have[name][0] for name in wanted} == wanted

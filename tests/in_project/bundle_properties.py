@@ -113,14 +113,15 @@ def any_text_is_read_or_refused(text: str) -> None:
 
 # ── Zenodo's metadata from any CITATION.cff ─────────────────────────────────
 
+PERSON_KEYS = [
+    "family-names", "given-names", "name-particle", "name-suffix", "name", "orcid",
+    "affiliation", "email",
+]  # fmt: skip
 words = st.one_of(st.none(), texts, st.sampled_from(["", " ", "MIT", "0000-0002-1825-0097"]))
 authors = st.lists(
     st.one_of(
         st.dictionaries(
-            st.sampled_from(
-                ["family-names", "given-names", "name-particle", "name-suffix", "name",
-                 "orcid", "affiliation", "email"]
-            ),  # fmt: skip
+            st.sampled_from(PERSON_KEYS),
             st.one_of(words, st.sampled_from(["https://orcid.org/0000-0002-1825-0097"])),
             max_size=5,
         ),
@@ -146,7 +147,9 @@ cff_mappings = st.fixed_dictionaries(
 
 @CHECKS
 @given(cff_mappings, st.one_of(st.none(), st.just("0.1.0")), texts)
-def zenodo_metadata_is_valid_or_refused(cff: dict[str, Any], version: str | None, notes: str) -> None:
+def zenodo_metadata_is_valid_or_refused(
+    cff: dict[str, Any], version: str | None, notes: str
+) -> None:
     try:
         metadata = bundle.zenodo_metadata(cff, version, notes)
     except bundle.CffError as error:

@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tarfile
 import tempfile
 import tomllib
@@ -44,10 +43,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, NoReturn
+from typing import Any
 
 from .config import find_project_root
-from .exits import Exit, message, refuse
+from .exits import message, refuse
 from .provenance import MANIFEST, RESULTS, RecordError, read_manifest
 
 FORMAT = 1  # bundle.json's "bundle": the layout below
@@ -80,12 +79,6 @@ class StepFailed(Exception):
 
     def __str__(self) -> str:
         return message(self.problem, self.hint)
-
-
-def fail(problem: str, hint: str) -> NoReturn:
-    """Print `problem` and `hint` and stop with Exit.FAILED."""
-    print(message(problem, hint), file=sys.stderr)
-    raise SystemExit(Exit.FAILED)
 
 
 def _short(digest: str | None) -> str:
@@ -873,7 +866,8 @@ def _working_tree_diff(root: Path, commit: str) -> bytes:
             cwd=root, capture_output=True, check=False,
         )  # fmt: skip
         if result.returncode not in (0, 1):  # 1: the files differ, as they do
-            raise StepFailed(f"{step}: {name}: {result.stderr.decode(errors='replace')}", "")
+            why = " ".join(result.stderr.decode(errors="replace").split())
+            raise StepFailed(f"{step}: {name}: {why}", "check that git can read the file.")
         diff += result.stdout
     return diff
 
@@ -1045,7 +1039,10 @@ def _add_exports(
     uv = _uv()
     pylock, sbom, commands = _exports(tree, uv, extras)
     if problem := export_problem(lock_text, pylock.decode(), sbom.decode()):
-        raise StepFailed(f"uv export disagrees with the lock: {problem}", "report it to uv.")
+        raise StepFailed(
+            f"uv export disagrees with the lock: {problem}",
+            "check `uv export --frozen --format pylock.toml` by hand; this is uv's to fix.",
+        )
     contents.add(PYLOCK, pylock)
     contents.add(SBOM, sbom)
     label = f"extra {', '.join(extras)}" if extras else "no extra"
@@ -1171,6 +1168,18 @@ def reproduce_text(record: Mapping[str, Any], lock_text: str, uses_torch: bool) 
         "|---|---|",
         *[f"| {path} | {what} |" for path, what in filter(None, rows)],
         "",
+    ]
+    if exports:
+        extras = exports["extras"]
+        build = f" and the build the run used (extra `{'`, `'.join(extras)}`)" if extras else ""
+        lines += [
+            f"`{PYLOCK}` and `{SBOM}` hold the environment the result came from: the "
+            f"project's dependencies{build}, without its development tools (tests, linters), "
+            "for every platform the lock supports; pip installs the files for the machine it "
+            "runs on.",
+            "",
+        ]
+    lines += [
         "## Check it",
         "",
         "```bash",
