@@ -1,7 +1,7 @@
 """Bundles: a finished run as one archive that a reviewer can check and rebuild without us.
 
-    uv run scripts/bundle.py outputs/train_example/<run>     # writes artifacts/<name>.tar.gz
-    uv run scripts/bundle.py --verify artifacts/<name>.tar.gz
+    scripts/bundle.py outputs/train_example/<run>     # writes artifacts/<name>.tar.gz
+    scripts/bundle.py --verify artifacts/<name>.tar.gz
 
 The archive holds one folder, <project>-<experiment>-<run>/, with:
 
@@ -65,7 +65,7 @@ CONTAINER_RECIPES = ("Dockerfile", "apptainer.def")
 LICENSE_FILES = ("LICENSE", "LICENSE.txt", "LICENSE.md", "COPYING")
 VERIFY_HINT = (
     "get the archive again from where it was published; if it was made here, bundle the "
-    "run again (uv run scripts/bundle.py RUN_DIR)."
+    "run again (scripts/bundle.py RUN_DIR)."
 )
 
 
@@ -1369,7 +1369,7 @@ def verify_bundle(archive: Path) -> Verified:
         manifest = json.loads(kept[f"run/{MANIFEST}"])
         lock_name = str(record["lock"]["file"])
         recorded = str((manifest.get("lock") or {}).get("sha256"))
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as error:
         refuse(
             f"{archive}: {BUNDLE_JSON} or run/{MANIFEST} is not a bundle's ({error!r}).",
             VERIFY_HINT,
@@ -1384,7 +1384,8 @@ def verify_bundle(archive: Path) -> Verified:
             VERIFY_HINT,
         )
     committed = kept.get(f"source/{lock_name}")
-    lock_changed = record.get("dirty") and lock_name in (record.get("changed") or [])
+    changed = [str(path) for path in record.get("changed") or []]  # from the repository's root
+    lock_changed = any(path == lock_name or path.endswith(f"/{lock_name}") for path in changed)
     if committed is not None and committed != kept[lock_name] and not lock_changed:
         refuse(f"{archive}: source/{lock_name} differs from {lock_name}.", VERIFY_HINT)
     if record.get("exports"):
