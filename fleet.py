@@ -302,6 +302,8 @@ def summary_line(report: Report, command: str) -> str:
 
 
 def table(reports: list[Report], command: str) -> str:
+    header: tuple[str, ...]
+    rows: list[tuple[str, ...]]
     if command == "status":
         header = ("project", "version", "latest", "tree", "conflicts", "lock", "smoke", "problem")
         rows = [

@@ -56,7 +56,9 @@ def rotated(runs: int, paths: dict[str, Path_], folder: Path) -> dict[str, list[
     return results
 
 
-def _comparison(template: list, by_hand: list, target: float | None) -> dict[str, Any]:
+def _comparison(
+    template: list[Measured], by_hand: list[Measured], target: float | None
+) -> dict[str, Any]:
     t_seconds, h_seconds = [s for s, _ in template], [s for s, _ in by_hand]
     ratio = summarize(ratios(t_seconds, h_seconds))
     result: dict[str, Any] = {

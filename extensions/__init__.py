@@ -1,5 +1,6 @@
-"""Plain, typed helpers behind copier.yml: derived names, validators and the dependency plan.
+"""Plain, typed helpers behind copier.yml: derived names, validators and the render plan.
 
-Copier loads `hooks.py` by file path (copier-template-extensions); the other modules are
-ordinary Python so the template's tests can import and unit-test them.
+Copier loads `hooks.py` by file path (copier-template-extensions), which imports this folder
+as a package; the modules are ordinary Python, so the template's tests and tools import
+them as `extensions.<module>`.
 """

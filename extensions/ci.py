@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from . import torch_index, wheel_folder
 from .tool_versions import PIXI, UV
 
-CI_PROVIDERS = ("github", "gitlab", "none")
+CiProvider = Literal["github", "gitlab", "none"]  # the `ci_provider` answer
+CI_PROVIDERS: tuple[CiProvider, ...] = get_args(CiProvider)
 
 # Actions pinned to a commit (a tag can move), the release in the comment; Dependabot
 # (.github/dependabot.yml) proposes updates of both.

@@ -42,3 +42,6 @@ def requires_python(python_version: str) -> str:
     `==` pin can match. The minor is pinned here and patch releases stay free.
     """
     return f"=={python_version}.*"
+
+
+GLOBALS = {"python_range": python_range}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from . import cuda, torch_index
 from .slurm import sync_options
@@ -21,7 +22,8 @@ CPU_RUNTIME_IMAGE = "debian:trixie-slim"
 # all they need, so a plain Ubuntu suffices (rocm/dev-* images would add several GB of tools).
 ROCM_RUNTIME_IMAGE = "ubuntu:24.04"
 
-CONTAINERS = ("none", "docker", "apptainer", "both")
+Container = Literal["none", "docker", "apptainer", "both"]  # the `container` answer
+CONTAINERS: tuple[Container, ...] = get_args(Container)
 
 
 def runtime_image(accelerator: str) -> str:

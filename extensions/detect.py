@@ -25,7 +25,6 @@ Two environment variables, read by `read_probes()` only, make the result reprodu
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -33,27 +32,14 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
 from . import cuda
+from .loader import load
 
-
-def _load_machine() -> ModuleType:
-    """The generated project's machine.py (standard library only), from the template.
-
-    Its parsers, its switches and its nvidia-smi query are the ones the generated project's
-    set-up and smoke test use, so a machine is judged the same at `copier copy` and after.
-    """
-    path = Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/machine.py"
-    spec = importlib.util.spec_from_file_location("copier_research_machine", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-machine = _load_machine()
+# The generated project's machine.py (standard library only), from the template: its parsers,
+# its switches and its nvidia-smi query are the ones the generated project's set-up and smoke
+# test use, so a machine is judged the same at `copier copy` and after.
+machine = load(Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/machine.py")
 
 DRIVER_ENV: str = machine.DRIVER_ENV
 NO_DETECTION_ENV: str = machine.NO_DETECTION_ENV

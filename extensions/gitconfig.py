@@ -22,3 +22,6 @@ def git_config_source(key: str) -> str:
     if git_config(key):
         return f"default: git config {key}"
     return f"no default: git config {key} is not set here"
+
+
+FILTERS = {"git_config": git_config, "git_config_source": git_config_source}

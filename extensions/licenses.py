@@ -10,6 +10,10 @@ Apache and GPL carry no copyright line of their own (their appendix tells how to
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
+
+# The `license` answer: an SPDX id with a text in license_texts/, or no license.
+License = Literal["MIT", "BSD-3-Clause", "Apache-2.0", "GPL-3.0-only", "Proprietary"]
 
 TEXTS = Path(__file__).resolve().parent / "license_texts"
 

@@ -231,3 +231,13 @@ def author_name_error(author_name: str) -> str:
             "`git config --global user.name` makes it the default."
         )
     return ""
+
+
+FILTERS = {
+    "folder_name": folder_name,
+    "package_name_from": package_name_from,
+    "project_name_error": project_name_error,
+    "package_name_error": package_name_error,
+    "email_error": email_error,
+    "author_name_error": author_name_error,
+}

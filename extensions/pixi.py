@@ -18,6 +18,7 @@ silicon is `osx-arm64`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -26,9 +27,10 @@ from packaging.utils import canonicalize_name
 from . import cuda, torch_index
 from .tool_versions import PIXI
 
-CONDA_FORGE = "conda-forge"
-PYPI = "pypi"
-TORCH_SOURCES = (CONDA_FORGE, PYPI)
+TorchSource = Literal["conda-forge", "pypi"]  # the `pixi_torch_source` answer
+CONDA_FORGE: TorchSource = "conda-forge"
+PYPI: TorchSource = "pypi"
+TORCH_SOURCES: tuple[TorchSource, ...] = get_args(TorchSource)
 MAC = "osx-arm64"
 # The project platforms (pytorch_facts.PLATFORMS names) a pixi project can target, and the
 # conda subdir of each.

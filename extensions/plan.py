@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from . import (
     accelerators,
@@ -55,12 +56,41 @@ from . import (
 )
 from .tool_versions import PRE_COMMIT_HOOKS, UV
 
+# The choice answers whose values no module owns; the others are typed where they are used
+# (requirements.Framework, licenses.License, ci.CiProvider, containers.Container,
+# pixi.TorchSource, research.TrackerName). copier.yml's choices are these (a test checks).
+EnvManager = Literal["uv", "pixi"]
+TorchPackage = Literal["torchvision", "torchaudio"]  # torch_releases.COMPANIONS
+
+
+class AnswerError(ValueError):
+    """An answer the plan cannot take: a value outside its question's choices."""
+
 
 def _flag(value: object) -> bool:
     """A yes/no answer as Copier passes it (a bool, or its text when given with `-d`)."""
     if isinstance(value, str):
         return value.strip().lower() in ("true", "yes", "y", "1", "on")
     return bool(value)
+
+
+def _typed(name: str, value: Any, kind: Any) -> Any:
+    """`value`, as Copier passes the answer `name`, converted to the field's type `kind`."""
+    if kind is bool:
+        return _flag(value)
+    if kind is int:
+        try:
+            return int(str(value))
+        except ValueError:
+            raise AnswerError(f"Answer {name}={value!r} is not a whole number.") from None
+    if typing.get_origin(kind) is tuple:  # a multiselect; one value may come bare
+        element = typing.get_args(kind)[0]
+        items = [value] if isinstance(value, str) else value
+        return tuple(_typed(name, item, element) for item in items)
+    if typing.get_origin(kind) is Literal and value not in typing.get_args(kind):
+        choices = ", ".join(map(str, typing.get_args(kind)))
+        raise AnswerError(f"Answer {name}={value!r} is not one of the choices: {choices}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -71,27 +101,27 @@ class Answers:
     package_name: str
     description: str
     author_name: str
-    license: str
-    framework: str
-    env_manager: str
+    license: licenses.License
+    framework: requirements.Framework
+    env_manager: EnvManager
     python_version: str
     extra_dependencies: str
-    ci_provider: str
-    accelerator: str = "cpu"
+    ci_provider: ci.CiProvider
+    accelerator: str = "cpu"  # a name of cuda.BUILDS
     torch_index_url: str = torch_index.DEFAULT_TORCH_INDEX_URL
-    platforms: tuple[str, ...] = platforms.NAMES
-    torch_packages: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = platforms.NAMES  # names of pytorch_facts.PLATFORMS
+    torch_packages: tuple[TorchPackage, ...] = ()
     cpu_extra: bool = False
     torch_version: str = accelerators.NEWEST
-    pixi_torch_source: str = pixi.CONDA_FORGE
+    pixi_torch_source: pixi.TorchSource = pixi.CONDA_FORGE
     compilers: bool = False
     include_slurm: bool = False
     slurm_partition: str = ""
     slurm_account: str = ""
-    container: str = "none"
+    container: containers.Container = "none"
     orcid: str = ""
     notebooks: bool = False
-    tracker: str = "none"
+    tracker: research.TrackerName = "none"
     devcontainer: bool = False
     scheduled_upgrades: bool = False
     vulnerability_audit: bool = False
@@ -99,20 +129,28 @@ class Answers:
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> Answers:
-        """The answers out of a Copier render context (which holds much else besides)."""
+        """The answers out of a Copier render context (which holds much else besides).
+
+        A choice answer outside its choices raises AnswerError, naming the answer.
+        """
+        kinds = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
         for item in dataclasses.fields(cls):
             value = context.get(item.name)
             if value is None or (value == "" and item.default is not dataclasses.MISSING):
                 continue  # not asked (or empty): the field's default
-            if item.type == "bool":
-                value = _flag(value)
-            elif item.type == "int":
-                value = int(str(value))
-            elif item.type == "tuple[str, ...]":
-                value = tuple([value] if isinstance(value, str) else value)
-            values[item.name] = value
-        return cls(**values)
+            values[item.name] = _typed(item.name, value, kinds[item.name])
+        answers = cls(**values)
+        # The choices of these two come from tables (the builds, the platforms).
+        if answers.accelerator not in cuda.BUILDS_BY_NAME:
+            choices = ", ".join(cuda.BUILDS_BY_NAME)
+            raise AnswerError(
+                f"Answer accelerator={answers.accelerator!r} is not one of the choices: {choices}."
+            )
+        if unknown := [name for name in answers.platforms if name not in platforms.NAMES]:
+            choices = ", ".join(platforms.NAMES)
+            raise AnswerError(f"Answer platforms={unknown!r} names none of: {choices}.")
+        return answers
 
     @property
     def uses_torch(self) -> bool:
@@ -180,19 +218,30 @@ class Plan:
 
 
 def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
-    """The plan for these answers, step by step in the order the module docstring gives."""
-    year = (today or datetime.date.today()).year
+    """The plan for these answers, step by step in the order the module docstring gives.
 
+    Each step computes its own fields of the Plan (tests/test_plan.py checks the order).
+    """
     # 1. Project
-    folder = wheel_folder.local_folder(answers.torch_index_url)
-    targets = tuple(p for p in pytorch_facts.PLATFORMS if p.name in answers.platforms)
+    requires_python = compat.requires_python(answers.python_version)
+    distribution_name = naming.distribution_name(answers.project_name)
+    # uv_build looks for src/<distribution name with _>/ unless told the module's name.
+    default_module = naming.default_module_name(answers.project_name)
+    module_name = answers.package_name if answers.package_name != default_module else None
+    python_characters = text.python_characters(answers.project_name, answers.description)
+    uses_torch = answers.uses_torch
+    all_platforms = pytorch_facts.PLATFORMS
+    target_platforms = tuple(p for p in pytorch_facts.PLATFORMS if p.name in answers.platforms)
+    target_environments = [p.marker for p in target_platforms]
+    platforms_update = platforms.update_command(platforms.example_change(answers.platforms))
+    cuda_builds = cuda.BUILDS
+    uv_required_version = UV.required_version
+    uv_build_requirement = UV.build_backend
     dependencies = requirements.project_dependencies(answers.framework, answers.extra_dependencies)
     constraints: list[str] = []
     if answers.env_manager != "pixi":  # pixi reads no [tool.uv]; pixi.lock pins
         dependencies, constraints = requirements.bounds_apart(dependencies)
     dev_dependencies = list(requirements.DEV_DEPENDENCIES)
-    # uv_build looks for src/<distribution name with _>/ unless told the module's name.
-    default_module = naming.default_module_name(answers.project_name)
 
     # 2. PyTorch
     torch = None
@@ -204,12 +253,17 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
             cpu_extra=answers.cpu_extra,
             torch_version=answers.torch_version,
             torch_index_url=answers.torch_index_url,
-            platforms=[p.name for p in targets],
+            platforms=[p.name for p in target_platforms],
             dependencies=dependencies,
             constraints=constraints,
         )
         dependencies, constraints = torch.dependencies, torch.constraints
     torch_plan = torch.plan if torch else None
+    folder = wheel_folder.local_folder(answers.torch_index_url)
+    torch_folder = str(folder) if answers.uses_torch and folder is not None else None
+    torch_build = torch.build if torch else None
+    torch_build_platforms = torch.build_platforms if torch else None
+    torch_cpu_platforms = torch.cpu_platforms if torch else None
 
     # 3. pixi takes over PyTorch's routing: the uv side is withdrawn.
     pixi_plan = None
@@ -224,11 +278,15 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
             torch_source=answers.pixi_torch_source,
             compilers=answers.compilers,
             index_url=answers.torch_index_url,
-            target_platforms=tuple(p.name for p in targets),
+            target_platforms=tuple(p.name for p in target_platforms),
         )
         torch_plan, constraints = None, []
 
     # 4. Installation, from the uv-side plan as written
+    ci_commands = ci.ci_commands(answers.env_manager, torch_plan)
+    ci_runner = ci.github_runner([p.name for p in target_platforms])
+    actions = ci.ACTIONS
+    pre_commit_hooks = PRE_COMMIT_HOOKS
     slurm_plan = None
     if answers.uses_torch and answers.include_slurm:
         slurm_plan = slurm.slurm_plan(
@@ -238,6 +296,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
             env_manager=answers.env_manager,
             torch_plan=torch_plan,
         )
+    container_plan = containers.container_plan(answers.container, answers.build, torch_plan)
 
     # 5. Research workflow
     workflow = research.research_plan(
@@ -255,32 +314,45 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         vulnerability_audit=answers.vulnerability_audit,
         cooloff_days=answers.cooloff_days,
     )
+    dependencies, dev_dependencies = workflow.dependencies, workflow.dev_dependencies
+
+    # 6. Metadata
+    year = (today or datetime.date.today()).year
+    orcid_url = orcid.orcid_url(answers.orcid)
+    citation_names = citation.person_names(answers.author_name)
+    license_text = licenses.license_text(answers.license, answers.author_name, year)
+    repo_review_ignores = guide_checks.ignored_checks(answers.env_manager, answers.ci_provider)
+
+    # 7. The dependency lists, sorted
+    dependencies = requirements.sorted_requirements(dependencies)
+    dev_dependencies = requirements.sorted_requirements(dev_dependencies)
+    dependency_constraints = requirements.sorted_requirements(constraints)
 
     return Plan(
-        requires_python=compat.requires_python(answers.python_version),
-        distribution_name=naming.distribution_name(answers.project_name),
-        module_name=answers.package_name if answers.package_name != default_module else None,
-        python_characters=text.python_characters(answers.project_name, answers.description),
-        uses_torch=answers.uses_torch,
-        all_platforms=pytorch_facts.PLATFORMS,
-        target_platforms=targets,
-        target_environments=[p.marker for p in targets],
-        platforms_update=platforms.update_command(platforms.example_change(answers.platforms)),
-        cuda_builds=cuda.BUILDS,
-        uv_required_version=UV.required_version,
-        uv_build_requirement=UV.build_backend,
+        requires_python=requires_python,
+        distribution_name=distribution_name,
+        module_name=module_name,
+        python_characters=python_characters,
+        uses_torch=uses_torch,
+        all_platforms=all_platforms,
+        target_platforms=target_platforms,
+        target_environments=target_environments,
+        platforms_update=platforms_update,
+        cuda_builds=cuda_builds,
+        uv_required_version=uv_required_version,
+        uv_build_requirement=uv_build_requirement,
         torch_plan=torch_plan,
-        torch_folder=str(folder) if answers.uses_torch and folder is not None else None,
-        torch_build=torch.build if torch else None,
-        torch_build_platforms=torch.build_platforms if torch else None,
-        torch_cpu_platforms=torch.cpu_platforms if torch else None,
+        torch_folder=torch_folder,
+        torch_build=torch_build,
+        torch_build_platforms=torch_build_platforms,
+        torch_cpu_platforms=torch_cpu_platforms,
         pixi=pixi_plan,
-        ci=ci.ci_commands(answers.env_manager, torch_plan),
-        ci_runner=ci.github_runner([p.name for p in targets]),
-        actions=ci.ACTIONS,
-        pre_commit_hooks=PRE_COMMIT_HOOKS,
+        ci=ci_commands,
+        ci_runner=ci_runner,
+        actions=actions,
+        pre_commit_hooks=pre_commit_hooks,
         slurm=slurm_plan,
-        container_plan=containers.container_plan(answers.container, answers.build, torch_plan),
+        container_plan=container_plan,
         tracker_plan=workflow.tracker_plan,
         mypy_skip=workflow.mypy_skip,
         cooloff=workflow.cooloff,
@@ -289,11 +361,11 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         sweep_example=workflow.sweep_example,
         scheduled_upgrade=workflow.scheduled_upgrade,
         audit=workflow.audit,
-        orcid_url=orcid.orcid_url(answers.orcid),
-        citation_names=citation.person_names(answers.author_name),
-        license_text=licenses.license_text(answers.license, answers.author_name, year),
-        repo_review_ignores=guide_checks.ignored_checks(answers.env_manager, answers.ci_provider),
-        dependencies=requirements.sorted_requirements(workflow.dependencies),
-        dev_dependencies=requirements.sorted_requirements(workflow.dev_dependencies),
-        dependency_constraints=requirements.sorted_requirements(constraints),
+        orcid_url=orcid_url,
+        citation_names=citation_names,
+        license_text=license_text,
+        repo_review_ignores=repo_review_ignores,
+        dependencies=dependencies,
+        dev_dependencies=dev_dependencies,
+        dependency_constraints=dependency_constraints,
     )

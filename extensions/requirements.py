@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -10,7 +11,8 @@ from packaging.utils import canonicalize_name
 from . import import_names, naming
 from . import text as free_text
 
-BASE_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+Framework = Literal["pytorch", "none"]  # the `framework` answer
+BASE_DEPENDENCIES: dict[Framework, tuple[str, ...]] = {
     "pytorch": ("torch", "numpy", "python-dotenv"),
     "none": ("numpy", "python-dotenv"),
 }
@@ -113,7 +115,7 @@ def requirements_error(
     return ""
 
 
-def project_dependencies(framework: str, extra: str) -> list[str]:
+def project_dependencies(framework: Framework, extra: str) -> list[str]:
     """Base dependencies of the framework, then the user's; a user's requirement wins."""
     base = [*BASE_DEPENDENCIES[framework]]
     plan: dict[str, str] = {canonicalize_name(name): name for name in base}
@@ -150,3 +152,6 @@ def sorted_requirements(items: list[str]) -> list[str]:
     release adds, so a three-way merge of the two never conflicts.
     """
     return sorted(items, key=lambda item: canonicalize_name(Requirement(item).name))
+
+
+FILTERS = {"requirements_error": requirements_error}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -38,7 +39,8 @@ class Tracker:
     runtime_only: tuple[str, ...] = ()
 
 
-TRACKERS = {
+TrackerName = Literal["none", "tensorboard", "wandb", "mlflow"]  # the `tracker` answer
+TRACKERS: dict[TrackerName, Tracker] = {
     "none": Tracker("JSON lines (metrics.jsonl in the run's folder)", (), ()),
     # tensorboardX writes TensorBoard's event files without TensorFlow or torch; TensorBoard
     # itself only reads them (`uvx tensorboard --logdir outputs`), so it stays out of the lock.
@@ -136,7 +138,7 @@ def research_plan(
     ci_provider: str,
     build: cuda.Build,
     torch_plan: torch_index.TorchPlan | None,
-    tracker: str,
+    tracker: TrackerName,
     notebooks: bool,
     devcontainer: bool,
     scheduled_upgrades: bool,

@@ -176,7 +176,13 @@ def help_lines(paragraph: str, width: int = 77) -> str:
     return "\n".join(wrap(paragraph.split(), width))
 
 
+def answer_error(value: str, question: str) -> str:
+    """The free-text check alone, for questions with no other rule (the description)."""
+    return text_error(question, value)
+
+
 FILTERS = {
+    "answer_error": answer_error,
     "shell_quote": shell_quote,
     "help_lines": help_lines,
     "quoted": quoted,

@@ -216,3 +216,9 @@ def torch_plan(base: str, choice: torch_releases.TorchChoice) -> TorchPlan:
         ),
         line=choice.line,
     )
+
+
+FILTERS = {
+    "index_url_error": index_url_error,
+    "mirror_credential_variables": mirror_credential_variables,
+}

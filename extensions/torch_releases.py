@@ -254,3 +254,6 @@ def _fix(packages: Sequence[str], facts: pytorch_facts.Facts | None = None) -> s
     if facts is not None and facts.folder:
         fix += f" Or add the missing wheels to {facts.folder}."
     return fix
+
+
+FILTERS = {"extra_name": extra_name}

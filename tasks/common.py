@@ -6,16 +6,12 @@ loaded here from the template, so the tasks and the project's own set-up never d
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
+from extensions.loader import load
+
 MACHINE = Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/machine.py"
-_spec = importlib.util.spec_from_file_location("copier_research_machine", MACHINE)
-assert _spec is not None and _spec.loader is not None
-machine = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = machine  # its dataclasses look their module up
-_spec.loader.exec_module(machine)
+machine = load(MACHINE)
 
 # Variables that point uv or pixi at another environment (copier's own venv, an activated
 # conda env, an outer `uv run`): machine.py's list, for fleet.py too.
@@ -32,9 +28,11 @@ def say(message: str) -> None:
 
 def clean_environment() -> dict[str, str]:
     """The caller's environment minus variables that point at another environment."""
-    return machine.clean_environment()
+    environment: dict[str, str] = machine.clean_environment()
+    return environment
 
 
 def manager(project: Path) -> str:
     """`pixi` when the project's pyproject.toml has a [tool.pixi] table, else `uv`."""
-    return machine.manager(machine.read_toml(project / "pyproject.toml"))
+    name: str = machine.manager(machine.read_toml(project / "pyproject.toml"))
+    return name

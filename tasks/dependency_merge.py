@@ -24,7 +24,6 @@ Copier's interpreter has no tomlkit, so pre_update.py and post_update.py run thi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import tomllib
@@ -37,12 +36,10 @@ import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from extensions.loader import load
+
 _SETUP_ENV = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
-_spec = importlib.util.spec_from_file_location("setup_env", _SETUP_ENV)
-assert _spec is not None and _spec.loader is not None
-setup_env = importlib.util.module_from_spec(_spec)
-sys.modules["setup_env"] = setup_env  # its dataclasses look the module up
-_spec.loader.exec_module(setup_env)
+setup_env = load(_SETUP_ENV)
 
 
 # ── Hide and restore ───────────────────────────────────────────────────────

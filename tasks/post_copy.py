@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import clean_environment, manager, say
+from tasks.common import clean_environment, manager, say
 
 SETUP_SCRIPT = "scripts/setup_env.py"
 ANSWERS_FILE = ".copier-answers.yml"

@@ -33,15 +33,16 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-import recovery
-from common import clean_environment, say
-from conflicts import conflicted_files, git, unmerged_files
-from newlines import keep as keep_line_endings
 from packaging.requirements import Requirement  # Copier depends on it
 from packaging.utils import canonicalize_name
-from post_copy import ANSWERS_FILE, SETUP_SCRIPT, UV_INSTALL_HINT
-from pre_update import PYPROJECT, UpdateRefused, call_helper
-from pyproject_text import RECORD_HEADER, dependency_lists, lock_inputs
+
+from tasks import recovery
+from tasks.common import clean_environment, say
+from tasks.conflicts import conflicted_files, git, unmerged_files
+from tasks.newlines import keep as keep_line_endings
+from tasks.post_copy import ANSWERS_FILE, SETUP_SCRIPT, UV_INSTALL_HINT
+from tasks.pre_update import PYPROJECT, UpdateRefused, call_helper
+from tasks.pyproject_text import RECORD_HEADER, dependency_lists, lock_inputs
 
 RELOCK = f"uv run {SETUP_SCRIPT} --from lock"
 # Lock files written by the environment managers a project did not choose.

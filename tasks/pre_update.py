@@ -26,15 +26,17 @@ import sys
 import tomllib
 from pathlib import Path
 
-import recovery
-from common import clean_environment, say
-from conflicts import git
-from newlines import as_written, uses_crlf
 from packaging.requirements import InvalidRequirement, Requirement  # Copier depends on it
-from pyproject_text import hidden_quickly
+
+from tasks import recovery
+from tasks.common import clean_environment, say
+from tasks.conflicts import git
+from tasks.newlines import as_written, uses_crlf
+from tasks.pyproject_text import hidden_quickly
 
 PYPROJECT = "pyproject.toml"
-HELPER = str(Path(__file__).resolve().parent / "dependency_merge.py")
+TEMPLATE = Path(__file__).resolve().parent.parent
+HELPER = str(TEMPLATE / "tasks" / "dependency_merge.py")
 
 
 UV_REINSTALL = "Reinstall uv: https://docs.astral.sh/uv/getting-started/installation/"
@@ -55,7 +57,8 @@ def call_helper(request: dict[str, object]) -> dict[str, object]:
             input=json.dumps(request),
             capture_output=True,
             text=True,
-            env=clean_environment(),
+            # The helper imports the template's packages, as the tasks do (tasks/__main__.py).
+            env={**clean_environment(), "PYTHONPATH": str(TEMPLATE)},
             check=False,
         )
     except OSError as error:  # a uv that cannot start: a broken download, another platform

@@ -41,9 +41,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml  # Copier depends on PyYAML
-from common import say
-from conflicts import git
-from post_update import merge_file
+
+from tasks.common import say
+from tasks.conflicts import git
+from tasks.post_update import merge_file
 
 CACHES = ("__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache")
 

@@ -1,4 +1,4 @@
-"""Each template string is compiled once per Jinja environment (extensions/hooks.py).
+"""Each template string is compiled once per Jinja environment (extensions/compile_cache.py).
 
 Copier compiles every templated question field and file name again on each render; the
 template caches the compiled code per environment. Caching must never change what renders.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 from jinja2 import Environment, TemplateSyntaxError
 
-from extensions import hooks
+from extensions import compile_cache
 
 
 def cached_environment(**settings: str) -> Environment:
     environment = Environment(**settings)
-    hooks.cache_compiles(environment)
+    compile_cache.cache_compiles(environment)
     return environment
 
 

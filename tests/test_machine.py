@@ -8,11 +8,9 @@ user of the rules takes them from this one file is checked at the end.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from conftest import Render
@@ -30,6 +28,8 @@ from test_detect import (
 )
 
 from extensions import cuda, detect
+from extensions.loader import load
+from tasks import common
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "template" / "src" / "{{package_name}}"
@@ -37,15 +37,6 @@ MACHINE = PACKAGE / "machine.py"
 
 NO_SWITCHES: dict[str, str] = {}
 PYTORCH_INDEX = "https://download.pytorch.org/whl"  # answered, never fetched from here
-
-
-def load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
 
 
 machine = load(MACHINE, "machine_under_test")
@@ -241,9 +232,7 @@ def test_no_other_file_reads_the_driver_or_strips_the_environment() -> None:
 
 
 def test_the_tasks_use_machine_pys_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(ROOT / "tasks"))
     monkeypatch.setenv("CONDA_PREFIX", "/somewhere/conda")
-    common = load(ROOT / "tasks" / "common.py", "common_under_test")
     assert "CONDA_PREFIX" not in common.clean_environment()
     assert common.clean_environment() == machine.clean_environment(os.environ)
 

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
+from extensions.loader import load
+
 SCRIPT = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
-spec = importlib.util.spec_from_file_location("setup_env", SCRIPT)
-assert spec is not None and spec.loader is not None
-setup_env = importlib.util.module_from_spec(spec)
-sys.modules["setup_env"] = setup_env
-spec.loader.exec_module(setup_env)
+setup_env = load(SCRIPT)
 
 LOCK = """
 version = 1

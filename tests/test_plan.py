@@ -7,16 +7,23 @@ test_pixi.py, test_slurm.py, test_containers.py and test_research.py.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import re
-from typing import Any
+import typing
+from typing import Any, Literal
 
 import pytest
+import yaml
 from conftest import TEMPLATE
 from packaging.requirements import Requirement
 
 from extensions import accelerators, cuda, plan, torch_index
+from extensions.requirements import BASE_DEPENDENCIES
+from extensions.research import TRACKERS
 from extensions.tool_versions import PIXI, UV
+from extensions.torch_releases import COMPANIONS
 
 GPU_BUILD = next(build for build in reversed(cuda.BUILDS) if build.cuda is not None)
 
@@ -52,9 +59,106 @@ def test_questions_not_asked_take_their_defaults() -> None:
 
 
 def test_answers_given_as_text_are_typed() -> None:
-    typed = answers(cpu_extra="false", notebooks="true", cooloff_days="7", torch_packages=["x"])
+    typed = answers(
+        cpu_extra="false", notebooks="true", cooloff_days="7", torch_packages=["torchvision"]
+    )
     assert (typed.cpu_extra, typed.notebooks, typed.cooloff_days) == (False, True, 7)
-    assert typed.torch_packages == ("x",)
+    assert typed.torch_packages == ("torchvision",)
+
+
+@pytest.mark.parametrize(
+    ("answer", "value"),
+    [
+        ("framework", "tensorflow"),
+        ("env_manager", "conda"),
+        ("license", "WTFPL"),
+        ("ci_provider", "jenkins"),
+        ("container", "podman"),
+        ("tracker", "neptune"),
+        ("pixi_torch_source", "anaconda"),
+        ("torch_packages", ["torchvision", "torchtext"]),
+        ("accelerator", "cu999"),
+        ("platforms", ["linux-x86_64", "amiga-m68k"]),
+        ("cooloff_days", "a week"),
+    ],
+)
+def test_an_answer_outside_its_choices_is_named(answer: str, value: object) -> None:
+    with pytest.raises(plan.AnswerError, match=rf"^Answer {answer}="):
+        answers(**{answer: value})
+
+
+def choice_values(question: dict[str, Any]) -> list[object]:
+    choices = question["choices"]
+    return list(choices.values() if isinstance(choices, dict) else choices)
+
+
+def test_every_choice_question_has_its_choices_as_a_type() -> None:
+    """copier.yml's choices and the plan's answer types are the same values, in order."""
+    questions = yaml.safe_load((TEMPLATE / "copier.yml").read_text())
+    kinds = typing.get_type_hints(plan.Answers)
+    fixed = {
+        name: question
+        for name, question in questions.items()
+        if isinstance(question, dict) and isinstance(question.get("choices"), dict | list)
+    }
+    assert {"framework", "license", "tracker", "torch_packages"} <= fixed.keys()
+    for name, question in fixed.items():
+        kind = kinds[name]
+        if typing.get_origin(kind) is tuple:  # a multiselect
+            kind = typing.get_args(kind)[0]
+        assert typing.get_origin(kind) is Literal, name
+        assert list(typing.get_args(kind)) == choice_values(question), name
+
+
+def test_the_answer_types_are_the_owners_tables() -> None:
+    kinds = typing.get_type_hints(plan.Answers)
+    assert typing.get_args(typing.get_args(kinds["torch_packages"])[0]) == COMPANIONS
+    assert list(typing.get_args(kinds["tracker"])) == list(TRACKERS)
+    assert typing.get_args(kinds["framework"]) == tuple(BASE_DEPENDENCIES)
+
+
+def test_each_value_is_computed_in_its_step() -> None:
+    """make_plan computes each Plan field in the step the Plan's field comments (and the
+    module docstring) give it, and the Plan is only assembled from those values."""
+    source = inspect.getsource(plan)
+    lines = source.splitlines()
+
+    def step_at(line: int, first: int) -> tuple[int, int]:
+        """The `# N.` or `# N-M.` comment above 1-based `line`, not above `first`."""
+        for number in range(line - 1, first - 1, -1):
+            found = re.match(r"\s*# (\d)(?:-(\d))?\. ", lines[number - 1])
+            if found:
+                low = int(found[1])
+                return low, int(found[2] or low)
+        raise AssertionError(f"no step above line {line}")
+
+    tree = ast.parse(source)
+    plan_class = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Plan")
+    field_steps = {
+        node.target.id: step_at(node.lineno, plan_class.lineno)
+        for node in plan_class.body
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+    }
+    function = next(
+        n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "make_plan"
+    )
+    assigned: dict[str, int] = {}  # each local's last assignment
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            assigned[node.id] = max(assigned.get(node.id, 0), node.lineno)
+    made = next(
+        n.value
+        for n in function.body
+        if isinstance(n, ast.Return) and isinstance(n.value, ast.Call)
+    )
+    assert [keyword.arg for keyword in made.keywords] == list(field_steps)
+    for keyword in made.keywords:
+        value = keyword.value
+        local = value.value if isinstance(value, ast.Attribute) else value
+        assert isinstance(local, ast.Name), f"{keyword.arg} is computed outside the steps"
+        low, high = field_steps[str(keyword.arg)]
+        step, _ = step_at(assigned[local.id], function.lineno)
+        assert low <= step <= high, f"{keyword.arg} is computed in step {step}, not {low}"
 
 
 # ── Steps ──────────────────────────────────────────────────────────────────

@@ -12,10 +12,8 @@ re-locks once if it does not, and stops naming the platform if that does not hel
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 from conftest import render, run
 
 from extensions import pytorch_facts
+from extensions.loader import load
 
 PLATFORMS = {platform.name: platform for platform in pytorch_facts.PLATFORMS}
 FOUR_PLATFORMS = "\n".join(f'    "{p.marker}",' for p in pytorch_facts.PLATFORMS)
@@ -68,11 +67,7 @@ required-environments = [
 def setup_env_of(project: Path) -> ModuleType:
     """The generated project's own scripts/setup_env.py, imported, working on `project`."""
     source = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
-    spec = importlib.util.spec_from_file_location(f"setup_env_{project.name}", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load(source, f"setup_env_{project.name}")
     module.PROJECT = project
     return module
 

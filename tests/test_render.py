@@ -109,7 +109,9 @@ def test_numpy_only_project_has_no_torch_anywhere(rendered: Render) -> None:
     data = pyproject(project)
     assert "torch" not in data["project"]["dependencies"]
     assert "index" not in data["tool"]["uv"]
-    lines = [line.strip() for p in (project / "src").rglob("*.py") for line in p.open()]
+    lines = [
+        line.strip() for p in (project / "src").rglob("*.py") for line in p.read_text().splitlines()
+    ]
     assert not [line for line in lines if line.startswith(("import torch", "from torch"))]
 
 

@@ -189,8 +189,11 @@ def test_setup_is_not_ready_when_a_check_tool_cannot_start(tmp_path: Path) -> No
     project = locked_project(tmp_path)
     assert run(["uv", "run", "scripts/setup_env.py"], project).returncode == 0
     (project / ".venv" / "bin" / "mypy").unlink()  # a broken install of the type checker
+    # Without it, `uv run mypy` would run the next mypy on PATH (the template's own).
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "mypy").exists()]
+    elsewhere = {**os.environ, "PATH": os.pathsep.join(path)}
 
-    result = run(["uv", "run", "scripts/setup_env.py", "--from", "check"], project)
+    result = run(["uv", "run", "scripts/setup_env.py", "--from", "check"], project, env=elsewhere)
 
     assert result.returncode == 1
     assert "Set-up failed at step 'check'" in result.stderr and "mypy" in result.stderr

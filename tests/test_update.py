@@ -35,7 +35,8 @@ _migrations:
     when: "{{ _stage == 'before' }}"
     command:
       - "{{ _copier_python }}"
-      - "{{ _copier_conf.src_path }}/tasks/rename_answer.py"
+      - "{{ _copier_conf.src_path }}/tasks"
+      - rename_answer
       - "{{ _copier_conf.answers_file }}"
       - extra_dependencies
       - extra_requirements

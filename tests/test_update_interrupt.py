@@ -113,7 +113,8 @@ def interrupted_update(project: Path, stage: str, trigger: str) -> str:
     """Run `copier update` to v0.2.0; at the line `trigger`, Ctrl-C its process group."""
     env = os.environ | {"STALL_AT": stage, "STALL_PROJECT": str(project)}
     command = [sys.executable, "-m", "copier", "update", "--trust", "--defaults", "-r", "v0.2.0"]
-    process = subprocess.Popen(
+    seen = []
+    with subprocess.Popen(
         command,
         cwd=project,
         env=env,
@@ -122,16 +123,15 @@ def interrupted_update(project: Path, stage: str, trigger: str) -> str:
         text=True,
         start_new_session=True,  # its own process group, as a terminal gives it
         preexec_fn=default_ctrl_c,
-    )
-    assert process.stdout is not None
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if trigger in line:
-            os.killpg(process.pid, signal.SIGINT)
-            break
-    seen.append(process.stdout.read())
-    process.wait(timeout=60)
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            seen.append(line)
+            if trigger in line:
+                os.killpg(process.pid, signal.SIGINT)
+                break
+        seen.append(process.stdout.read())
+        process.wait(timeout=60)
     output = "".join(seen)
     assert trigger in output, output
     return output

@@ -15,16 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
 
-# Copier runs tasks/*.py as scripts, which import their siblings by name.
-sys.path.insert(0, str(TEMPLATE / "tasks"))
-import dependency_merge  # run by the tasks through `uv run --script`; tomlkit is here too
-import recovery
-from conflicts import conflicted_files
-from post_update import merge_file as line_merge
-from post_update import remove_stale_locks, restore_pins
-from pre_update import UpdateRefused, check_clean, stage
-from pyproject_text import dependency_lists, hidden_quickly
-from rename_answer import rename_answer
+from tasks import (
+    dependency_merge,  # run through `uv run --script`; tomlkit is here too
+    recovery,
+)
+from tasks.conflicts import conflicted_files
+from tasks.post_update import merge_file as line_merge
+from tasks.post_update import remove_stale_locks, restore_pins
+from tasks.pre_update import UpdateRefused, check_clean, stage
+from tasks.pyproject_text import dependency_lists, hidden_quickly
+from tasks.rename_answer import rename_answer
 
 setup_env = dependency_merge.setup_env
 
@@ -405,20 +405,21 @@ def test_an_untracked_file_stops_the_update_before_it_starts(tmp_path: Path) -> 
 def test_an_unfinished_update_is_reported_at_exit(tmp_path: Path) -> None:
     git("init", "-q", cwd=tmp_path)
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import recovery; from pathlib import Path;"
-        "recovery.watch(Path.cwd()); recovery.begin(Path.cwd())"
+        "import sys; sys.path.insert(0, sys.argv[1]); from tasks import recovery;"
+        "from pathlib import Path; recovery.watch(Path.cwd()); recovery.begin(Path.cwd())"
     )
-    result = run([sys.executable, "-c", script, str(TEMPLATE / "tasks")], tmp_path)
+    result = run([sys.executable, "-c", script, str(TEMPLATE)], tmp_path)
     assert f"run in {tmp_path}:\n        {recovery.RESTORE}" in result.stderr
 
 
 def test_a_finished_update_is_not_reported(tmp_path: Path) -> None:
     git("init", "-q", cwd=tmp_path)
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); import recovery; from pathlib import Path;"
-        "recovery.watch(Path.cwd()); recovery.begin(Path.cwd()); recovery.end(Path.cwd())"
+        "import sys; sys.path.insert(0, sys.argv[1]); from tasks import recovery;"
+        "from pathlib import Path; recovery.watch(Path.cwd()); recovery.begin(Path.cwd());"
+        "recovery.end(Path.cwd())"
     )
-    result = run([sys.executable, "-c", script, str(TEMPLATE / "tasks")], tmp_path)
+    result = run([sys.executable, "-c", script, str(TEMPLATE)], tmp_path)
     assert result.stderr == ""
 
 
@@ -432,6 +433,25 @@ def test_a_finished_update_is_not_reported(tmp_path: Path) -> None:
 )
 def test_rename_answer(answers: dict, expected: dict) -> None:
     assert rename_answer(answers, "old", "new") == expected
+
+
+def test_a_task_runs_as_copier_runs_it(tmp_path: Path) -> None:
+    """`python <template>/tasks <task> ...` in the project's folder, with Copier's Python:
+    the task imports the template's packages and reads its own arguments."""
+    (tmp_path / ".copier-answers.yml").write_text("_commit: v0.1.0\nold: kept\n")
+    command = [sys.executable, str(TEMPLATE / "tasks"), "rename_answer"]
+    result = run([*command, ".copier-answers.yml", "old", "new"], tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "new: kept" in (tmp_path / ".copier-answers.yml").read_text()
+
+
+def test_an_unknown_task_names_the_tasks(tmp_path: Path) -> None:
+    result = run([sys.executable, str(TEMPLATE / "tasks"), "post_cpy"], tmp_path)
+    assert result.returncode == 1
+    assert (
+        "TASK is one of: dependency_merge, post_copy, post_update, pre_update, rename_answer"
+        in (result.stderr)
+    )
 
 
 @pytest.fixture

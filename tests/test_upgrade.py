@@ -144,17 +144,17 @@ def test_an_interrupted_upgrade_puts_pyproject_and_lock_back(
     project = tmp_path / "copy"
     git("clone", "-q", str(old_project), str(project), cwd=tmp_path)
     before = {name: (project / name).read_bytes() for name in ("pyproject.toml", "uv.lock")}
-    process = subprocess.Popen(
+    with subprocess.Popen(
         UPGRADE, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         start_new_session=True, preexec_fn=default_ctrl_c,
-    )  # fmt: skip
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "Locking the newest versions" in line:
-            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C while uv resolves
-            break
-    output = process.stdout.read()
-    assert process.wait(timeout=60) == 130, output
+    ) as process:  # fmt: skip
+        assert process.stdout is not None
+        for line in process.stdout:
+            if "Locking the newest versions" in line:
+                os.killpg(process.pid, signal.SIGINT)  # Ctrl-C while uv resolves
+                break
+        output = process.stdout.read()
+        assert process.wait(timeout=60) == 130, output
     assert "Upgrade interrupted: pyproject.toml and uv.lock are back as they were" in output
     assert {name: (project / name).read_bytes() for name in before} == before
 

@@ -7,7 +7,7 @@ The `package_name` question refuses a name that would shadow a module the genera
 imports or runs. It is asked before the framework, without network, so the names come from
 this committed table. To build it, the tool writes a scratch project with every dependency
 a generated project can have (extensions/requirements.py's base and dev dependencies, torch
-and its companions from extensions/accelerators.py, the run settings, trackers and notebook
+and its companions from extensions/torch_releases.py, the run settings, trackers and notebook
 tools of extensions/research.py), locks it with uv for every platform
 and every offered Python (torch from PyPI, whose Linux wheels are the CUDA build, so the
 NVIDIA libraries and Triton are in the lock), and reads the file list of one wheel of every
@@ -37,7 +37,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from extensions import accelerators, compat, cuda, import_names, requirements, research
+from extensions import compat, cuda, import_names, requirements, research, torch_releases
 
 # Packages no index reachable from here serves (PyTorch's ROCm index): their import names,
 # from the packages themselves (ROCm's Triton installs the module `triton`).
@@ -108,8 +108,7 @@ def scratch_pyproject(python_range: tuple[str, str]) -> str:
         *requirements.BASE_DEPENDENCIES["pytorch"],
         *requirements.BASE_DEPENDENCIES["none"],
         *requirements.DEV_DEPENDENCIES,
-        *requirements.PYTHON_310_DEPENDENCIES,
-        *accelerators.TORCH_COMPANIONS,
+        *torch_releases.COMPANIONS,
         *research.RUN_DEPENDENCIES,
         *research.NOTEBOOK_DEV_DEPENDENCIES,
         *(name for tracker in research.TRACKERS.values() for name in tracker.dependencies),
@@ -140,7 +139,7 @@ def locked_wheels(folder: Path) -> dict[str, list[str]]:
 
 def stdlib_names() -> tuple[list[str], list[str]]:
     """The standard library's modules of every offered Python found here, and those found."""
-    low, high = compat.PYTHON_SUPPORT["none"]
+    low, high = compat.PYTHONS[0], compat.PYTHONS[-1]
     names: set[str] = set(sys.stdlib_module_names)
     found: list[str] = []
     for minor in range(int(low.split(".")[1]), int(high.split(".")[1]) + 1):
@@ -164,7 +163,9 @@ def stdlib_names() -> tuple[list[str], list[str]]:
 def build_table() -> dict[str, object]:
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        (folder / "pyproject.toml").write_text(scratch_pyproject(compat.PYTHON_SUPPORT["none"]))
+        (folder / "pyproject.toml").write_text(
+            scratch_pyproject((compat.PYTHONS[0], compat.PYTHONS[-1]))
+        )
         subprocess.run(["uv", "lock", "--quiet"], cwd=folder, check=True)
         packages = locked_wheels(folder)
     distributions: dict[str, list[str]] = {}

@@ -221,8 +221,8 @@ def reduce(
     entries: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], str], list[str]] = {}
     for version in sorted(by_version, key=Version):
         platforms_of: dict[tuple[str, str, tuple[str, ...]], list[str]] = defaultdict(list)
-        for (local, abi, platform), pythons in by_version[version].items():
-            platforms_of[(local, abi, tuple(sorted(pythons, key=_python_order)))].append(platform)
+        for (local, abi, platform), tags in by_version[version].items():
+            platforms_of[(local, abi, tuple(sorted(tags, key=_python_order)))].append(platform)
         for (local, abi, pythons), platforms in platforms_of.items():
             key = (
                 local,

@@ -430,6 +430,8 @@ def run(command: list[str]) -> None:
     reader.start()
     code = process.wait()
     reader.join()
+    if process.stderr is not None:
+        process.stderr.close()
     if code != 0:
         gap = platform_gap("\n".join(said))
         if gap is not None:

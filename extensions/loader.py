@@ -1,0 +1,58 @@
+"""The one place where the template imports a Python file by its path.
+
+Everything else is an ordinary import: extensions/ and tasks/ are packages of the template's
+folder (copier.yml runs the tasks through tasks/__main__.py, which puts that folder on
+sys.path; the Jinja side, extensions/hooks.py, imports extensions/ under a name of its own,
+see there). Three files cannot be imported that way, and come through `load`:
+
+- the generated project's `machine.py`, in `template/src/{{package_name}}/`, a folder whose
+  name is a Jinja expression: extensions/detect.py and tasks/common.py judge a machine with
+  its rules, as the generated project's set-up and smoke test do;
+- the generated project's `scripts/setup_env.py`, not a package either: the update's
+  dependency merge (tasks/dependency_merge.py) applies its pin rules;
+- tasks/recovery.py on the Jinja side, where tasks/ is not on sys.path; it registers an exit
+  hook, so it is loaded once per process under one name, whichever template version asks.
+
+Standard library only: Copier's interpreter and the update's `uv run --script` helper run it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+
+def module_name(path: Path) -> str:
+    """A module name made from the file's path: `copier_research_machine_1a2b3c4d5e6f`.
+
+    During `copier update` the old and the new template are in one process, at two paths:
+    each loads its own copy.
+    """
+    resolved = path.resolve()
+    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    return f"copier_research_{resolved.stem}_{digest}"
+
+
+def load(path: Path, name: str | None = None) -> ModuleType:
+    """The module in the file at `path`, executed once per process under `name`.
+
+    `name` defaults to `module_name(path)`. The module is in sys.modules before it runs, as
+    an imported one is: its dataclasses look their module up there.
+    """
+    name = name or module_name(path)
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python file", path=str(path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # as the import system does: a failed module is not kept
+        raise
+    return module

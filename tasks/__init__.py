@@ -1,0 +1,1 @@
+"""Copier's tasks and migrations (copier.yml runs them: `python <template>/tasks <task>`)."""
