@@ -22,7 +22,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import TEMPLATE, Render, git, run
+from conftest import TEMPLATE, Render, git, render, run
 from packaging.markers import Marker
 from packaging.utils import canonicalize_name
 
@@ -368,17 +368,55 @@ def locked_version(name: str) -> str:
     return next(p["version"] for p in lock["package"] if p["name"] == name)
 
 
-def test_bundle_properties_hold_inside_the_project(numpy_bundle: Bundled) -> None:
+# CITATION.cff of other answers: a name particle, an ORCID, no licence; quotes, backslashes,
+# colons, hashes and letters beyond ASCII in the title, abstract and names.
+CITATION_ANSWERS: dict[str, dict[str, str]] = {
+    "particle": {
+        "author_name": "Ludwig van Beethoven", "orcid": "0000-0002-1825-0097",
+        "license": "Proprietary",
+    },
+    "hostile": {
+        "author_name": "José Ñúñez-O'Brien", "project_name": 'Ünï "Quoted" Project: #1',
+        "description": 'A "study" of back\\slashes, colons: and # hashes — ok',
+    },
+}  # fmt: skip
+
+
+def test_bundle_properties_hold_inside_the_project(numpy_bundle: Bundled, tmp_path: Path) -> None:
     """Hypothesis, inside the project: CITATION.cff as PyYAML writes it is read as PyYAML
     reads it; Zenodo's metadata from any CITATION.cff is valid or refused; damaged bundles
-    are refused (tests/in_project/bundle_properties.py)."""
+    are refused (tests/in_project/bundle_properties.py). The CITATION.cff of other answers
+    give Zenodo what they say."""
+    citations = [
+        render(tmp_path / name, skip_tasks=True, framework="none", **answers) / "CITATION.cff"
+        for name, answers in CITATION_ANSWERS.items()
+    ]
     pins = [f"{name}=={locked_version(name)}" for name in ("hypothesis", "pyyaml", "jsonschema")]
     script = TEMPLATE / "tests" / "in_project" / "bundle_properties.py"
     command = ["uv", "run", "--locked", *(f"--with={pin}" for pin in pins), "python", str(script)]
-    arguments = ["plain_numbers", str(numpy_bundle.archive), str(ZENODO_SCHEMA)]
+    arguments = [
+        "plain_numbers",
+        str(numpy_bundle.archive),
+        str(ZENODO_SCHEMA),
+        *map(str, citations),
+    ]
     result = run([*command, *arguments], numpy_bundle.project, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all properties hold" in result.stdout
+    zenodo = dict(
+        (line.split(": ", 1)[0].split("/")[-2], json.loads(line.split(": ", 1)[1]))
+        for line in result.stdout.splitlines()
+        if line.startswith("zenodo ")
+    )
+    assert zenodo["particle"]["creators"] == [
+        {"name": "van Beethoven, Ludwig", "orcid": "0000-0002-1825-0097"}
+    ]
+    assert zenodo["particle"]["access_right"] == "closed" and "license" not in zenodo["particle"]
+    assert zenodo["hostile"]["title"] == 'Ünï "Quoted" Project: #1'
+    assert zenodo["hostile"]["creators"] == [{"name": "Ñúñez-O'Brien, José"}]
+    assert zenodo["hostile"]["description"].startswith(
+        "<p>A &quot;study&quot; of back\\slashes, colons: and # hashes — ok</p>"
+    )
 
 
 # ── The README ───────────────────────────────────────────────────────────────

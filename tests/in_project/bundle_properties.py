@@ -2,7 +2,8 @@
 INSIDE the project:
 
     uv run --locked --with hypothesis==<pin> --with pyyaml==<pin> --with jsonschema==<pin> \
-        python <this file> <package> <a bundle of one of its runs> <Zenodo metadata schema>
+        python <this file> <package> <a bundle of one of its runs> <Zenodo metadata schema> \
+        [CITATION.cff of other answers...]
 
 (tests/test_bundle.py does, on a set-up NumPy project). CITATION.cff files as PyYAML writes
 them, in every style it has, read as PyYAML reads them; any text is read or refused with
@@ -30,6 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 PACKAGE, ARCHIVE, SCHEMA = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+CITATIONS = [Path(name) for name in sys.argv[4:]]
 bundle = importlib.import_module(f"{PACKAGE}.bundle")
 exits = importlib.import_module(f"{PACKAGE}.exits")
 SCRATCH = Path(tempfile.mkdtemp(prefix="bundle-properties-"))
@@ -228,8 +230,22 @@ def damaged_bundles_are_refused(damage: tuple[str, int, int]) -> None:
     assert contents_of(bytes(data)) == SAME, f"{kind} at {where} verified"
 
 
+def citation_files_of_other_answers() -> None:
+    """The CITATION.cff of other answers (names with particles, ORCID, no licence, quotes and
+    backslashes): read as PyYAML reads them; Zenodo's metadata made from each is printed."""
+    for path in CITATIONS:
+        text = path.read_text(encoding="utf-8")
+        cff = bundle.read_cff(text)
+        assert cff == yaml.safe_load(text), path
+        metadata = bundle.zenodo_metadata(cff, "0.1.0", "A run.")
+        assert not list(VALIDATOR.iter_errors(metadata)), path
+        print(f"zenodo {path}: {json.dumps(metadata, ensure_ascii=False)}", flush=True)
+
+
 if __name__ == "__main__":
     import contextlib
+
+    citation_files_of_other_answers()
 
     for check in (
         cff_read_as_yaml_reads_it,
