@@ -719,9 +719,11 @@ class Contents:
         )
 
 
-def _run(command: list[str], cwd: Path, step: str, hint: str) -> bytes:
+def _run(
+    command: list[str], cwd: Path, step: str, hint: str, env: dict[str, str] | None = None
+) -> bytes:
     try:
-        result = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
+        result = subprocess.run(command, cwd=cwd, capture_output=True, check=False, env=env)
     except OSError as error:
         raise StepFailed(f"{step}: {command[0]} cannot start ({error.strerror})", hint) from None
     if result.returncode != 0:
@@ -1006,10 +1008,12 @@ def _add_source(
         contents.add(DIFF, diff)
         if diff:
             (work / DIFF).write_bytes(diff)
+            # Applied to the unpacked tree alone, never to a repository above the scratch folder.
+            alone = {**os.environ, "GIT_CEILING_DIRECTORIES": str(work)}
             _run(
                 ["git", "apply", "--binary", str(work / DIFF)], tree,
                 f"Applying the uncommitted changes ({DIFF})",
-                "the working tree changed since the run: bundle a run made from a commit.",
+                "the working tree changed since the run: bundle a run made from a commit.", alone,
             )  # fmt: skip
         print(f"==> Uncommitted changes: {DIFF} ({_listed(facts.changed)})", flush=True)
     return tree, left_out
