@@ -24,6 +24,12 @@ RULES: list[tuple[str, str]] = [
     ("uv sync --frozen", "not here: the SLURM job's own install, run by the job files"),
     ("uv sync --locked --no-dev", "not here: the container build's install (Docker, Apptainer)"),
     ("uvx --with copier-template-extensions copier update", "tests/test_update.py"),
+    ("uv run scripts/setup_env.py wheelhouse", "tests/test_wheelhouse.py (writes the wheelhouse)"),
+    ("export UV_OFFLINE=1 UV_FIND_LINKS=", "tests/test_wheelhouse.py (a node without network)"),
+    (
+        "uv run scripts/setup_env.py --wheelhouse",
+        "tests/test_wheelhouse.py (a node without network)",
+    ),
     # The README's Linux-only package: tests/test_platforms_lock.py adds it the documented
     # way with --no-sync (triton's Linux wheel is some 200 MB) and checks every platform.
     ("uv add \"triton; sys_platform == 'linux'\"", "tests/test_platforms_lock.py"),
@@ -32,6 +38,8 @@ RULES: list[tuple[str, str]] = [
     ("cp ", "run"),
     ("uv sync", "run"),
     ("uv run", "run"),
+    ('uv add "xformers', "tests/test_torch_recipes.py (locked, not installed: a CUDA package)"),
+    ("uv add xformers", "tests/test_torch_recipes.py (locked, not installed: a CUDA package)"),
     ("uv add", "run"),
     ("uv lock", "run"),
     ("uvx sp-repo-review", "run"),

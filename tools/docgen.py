@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,6 +348,25 @@ def releases_table(builds: Iterable[cuda.Build] = cuda.BUILDS) -> str:
     return "\n".join(lines)
 
 
+CORPUS_RECORD = Path(__file__).resolve().parent.parent / "tests" / "data" / "package-corpus.toml"
+
+
+def corpus_table(record: Path = CORPUS_RECORD) -> str:
+    """A Markdown table: what `uv add` did with each package of the corpus, per project kind
+    (tests/test_package_corpus.py records it)."""
+    results = tomllib.loads(record.read_text(encoding="utf-8"))["result"]
+    kinds = list(dict.fromkeys(result["project"] for result in results))
+    cells: dict[str, dict[str, str]] = {}
+    for result in results:
+        cell = "locked"
+        if result["outcome"] == "refused":
+            cell = f"`uv add` refused it ({result['reason']}); locked as `{result['fix']}`"
+        cells.setdefault(result["package"], {})[result["project"]] = cell
+    lines = [f"| Package | {' | '.join(kinds)} |", f"|---|{'---|' * len(kinds)}"]
+    lines += [f"| {name} | {' | '.join(row[k] for k in kinds)} |" for name, row in cells.items()]
+    return "\n".join(lines)
+
+
 FACTS: dict[str, Callable[[], str]] = {
     "builds": lambda: ", ".join(f"`{build.name}`" for build in cuda.BUILDS),
     "builds-table": lambda: f"\n\n{builds_table()}\n\n",
@@ -356,6 +376,7 @@ FACTS: dict[str, Callable[[], str]] = {
     "uv-required-version": lambda: f'`required-version = "{UV.required_version}"`',
     "pixi-minimum": lambda: PIXI.minimum,
     "torch-lines": lambda: _span(torch_releases.torch_lines()),
+    "package-corpus": lambda: f"\n\n{corpus_table()}\n\n",
 }
 
 

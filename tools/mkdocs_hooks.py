@@ -32,6 +32,7 @@ ORDER = [
     "questions.md",
     "variants.md",
     "accelerators.md",
+    "packages.md",
     "pixi.md",
     "smoke-test.md",
     "runs.md",
