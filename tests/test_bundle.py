@@ -139,6 +139,15 @@ def test_the_bundle_holds_the_run_its_source_lock_exports_and_citation(
     assert (zenodo["title"], zenodo["license"], zenodo["upload_type"]) == (
         "Plain Numbers", "MIT", "software",
     )  # fmt: skip
+    # REPRODUCE.md: where the files come from, and the set-up's wheelhouse as it spells it
+    reproduce = (folder / "REPRODUCE.md").read_text()
+    assert "- `https://pypi.org/simple`" in reproduce
+    assert record["wheelhouse"] == [
+        "uv run scripts/setup_env.py wheelhouse ../wheelhouse",
+        "UV_OFFLINE=1 UV_FIND_LINKS=../wheelhouse uv run scripts/setup_env.py --wheelhouse "
+        "../wheelhouse",
+    ]
+    assert "\n".join(record["wheelhouse"]) in reproduce
     assert (folder / "CITATION.cff").read_bytes() == (project / "CITATION.cff").read_bytes()
     assert (folder / "LICENSE").is_file()
 

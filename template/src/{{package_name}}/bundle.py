@@ -25,6 +25,7 @@ called as commands.
 
 from __future__ import annotations
 
+import ast
 import gzip
 import hashlib
 import html
@@ -967,6 +968,7 @@ def make_bundle(
             "rerun": _rerun(facts, root),
             "python": (facts.manifest.get("machine") or {}).get("python"),
             "container_recipes": [name for name in CONTAINER_RECIPES if (tree / name).is_file()],
+            "wheelhouse": _wheelhouse_commands(tree),
             "links_left_out": left_out,
             "created": datetime.now().astimezone().isoformat(timespec="seconds"),
         }
@@ -1017,6 +1019,31 @@ def _add_source(
             )  # fmt: skip
         print(f"==> Uncommitted changes: {DIFF} ({_listed(facts.changed)})", flush=True)
     return tree, left_out
+
+
+def _wheelhouse_commands(tree: Path) -> list[str] | None:
+    """The set-up's commands that write a folder of the lock's files and install from it
+    where no index can be reached (README: "Clusters without internet"), as the project's
+    scripts/setup_env.py spells them (WHEELHOUSE_WRITE, WHEELHOUSE_USE); None without."""
+    setup = tree / "scripts" / "setup_env.py"
+    try:
+        module = ast.parse(setup.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    found: dict[str, str] = {}
+    for node in module.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            found[node.targets[0].id] = node.value.value
+    commands = [found.get("WHEELHOUSE_WRITE"), found.get("WHEELHOUSE_USE")]
+    if not all(commands):
+        return None
+    return [str(command).replace("{folder}", "../wheelhouse") for command in commands]
 
 
 def _add_lock(contents: Contents, tree: Path, facts: RunFacts) -> str:
@@ -1257,6 +1284,17 @@ def reproduce_text(record: Mapping[str, Any], lock_text: str, uses_torch: bool) 
         "lock: copy its wheels to the same path, or install from a folder holding every file "
         "the lock names (a wheelhouse; their names and sha256 are in the lock).",
     ]
+    if record.get("wheelhouse"):
+        lines += [
+            "",
+            "The project's set-up writes such a folder where the indexes can be reached, and "
+            'installs from it where they cannot (`source/README.md`, "Clusters without '
+            'internet"); in `source/`:',
+            "",
+            "```bash",
+            *record["wheelhouse"],
+            "```",
+        ]
     if record["container_recipes"]:
         recipes = ", ".join(f"`source/{name}`" for name in record["container_recipes"])
         lines += [
