@@ -1026,9 +1026,13 @@ def _wheelhouse_commands(tree: Path) -> list[str] | None:
     where no index can be reached (README: "Clusters without internet"), as the project's
     scripts/setup_env.py spells them (WHEELHOUSE_WRITE, WHEELHOUSE_USE); None without."""
     setup = tree / "scripts" / "setup_env.py"
+    if not setup.is_file():
+        return None
     try:
-        module = ast.parse(setup.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
+        module = ast.parse(setup.read_bytes())
+    except SyntaxError:  # a set-up script that does not parse says nothing
+        return None
+    except ValueError:  # Python 3.11's word for a NUL byte in it
         return None
     found: dict[str, str] = {}
     for node in module.body:
