@@ -173,6 +173,7 @@ LONGEST_MODULES = (
     "test_matrix_torch.py",
     "test_answers_property.py",
     "test_slurm_cluster.py",
+    "test_bundle.py",
     "test_torchrun.py",
     "test_matrix_installs.py",
     "test_generated_project.py",

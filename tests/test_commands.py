@@ -48,6 +48,16 @@ DOCS_RULES: list[tuple[str, str]] = [
     ("sudo env \"PATH=$PATH\" uv run pytest", "the template's own suite, as root"),
     ("uv run scripts/setup_env.py upgrade", "issue #13: the set-up's upgrade command, with its "
      "tests (not in scripts/setup_env.py yet)"),
+    # A bundle of a run (docs/runs.md): made, verified, and rebuilt with the commands of its
+    # REPRODUCE.md, which these are, in an empty folder (tests/test_bundle.py).
+    ("uv run scripts/bundle.py", "tests/test_bundle.py (a run bundled, an archive verified)"),
+    ("cd source", "shell"),
+    ("uv run --locked --no-dev scripts/train_example.py --config ../run/config.json",
+     "tests/test_bundle.py (REPRODUCE.md's uv route)"),
+    ("python3.12 -m venv .venv", "tests/test_bundle.py (REPRODUCE.md's pip route)"),
+    ("python -m pip install", "tests/test_bundle.py (REPRODUCE.md's pip route)"),
+    ("python scripts/train_example.py --config ../run/config.json",
+     "tests/test_bundle.py (REPRODUCE.md's pip route)"),
 ]  # fmt: skip
 TEMPLATE_TEST_COMMAND = "uv run pytest"  # the template's own suite (.ci/run runs it)
 

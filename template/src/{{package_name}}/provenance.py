@@ -15,7 +15,8 @@ Every run writes manifest.json into its folder (runs.py calls `write_manifest`):
 
 `differences(a, b)` lists what differs between two manifests, `result_differences` between
 two runs' results.json; `scripts/compare_runs.py` prints both. `read_manifest` and
-`read_results` refuse a file that is not what a run writes (`RecordError`), naming it.
+`read_results` read a run's folder or its bundle (scripts/bundle.py), and refuse a file
+that is not what a run writes (`RecordError`), naming it.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import platform
 import re
 import subprocess
 import sys
+import tarfile
+import zlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -221,10 +224,12 @@ def _kind(value: Any) -> str:
     return _JSON_NAMES.get(type(value), type(value).__name__)
 
 
-def _read_json(file: Path) -> dict[str, Any]:
+def _read_json(file: Path, data: bytes | None = None) -> dict[str, Any]:
+    """The JSON object in `file` (or `data`, read from it elsewhere)."""
     try:
+        text = file.read_text(encoding="utf-8") if data is None else data.decode("utf-8")
         # NaN and Infinity (not JSON, though Python writes them) read as runs.py writes them.
-        record = json.loads(file.read_text(encoding="utf-8"), parse_constant=str)
+        record = json.loads(text, parse_constant=str)
     except (OSError, ValueError, RecursionError) as error:  # unreadable, not UTF-8, not JSON
         why = f"{type(error).__name__}: {error}"
         raise RecordError(f"{file} cannot be read as JSON ({why})") from None
@@ -253,11 +258,36 @@ def check_manifest(record: dict[str, Any], file: Path) -> dict[str, Any]:
     return record
 
 
+def is_bundle(path: Path) -> bool:
+    """Whether `path` is a bundle's archive (scripts/bundle.py: <folder>/run/ inside)."""
+    return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def _bundled(archive: Path, name: str) -> bytes | None:
+    """The run's file `name` inside a bundle (<folder>/run/<name>), or None; RecordError
+    when the archive cannot be read."""
+    try:
+        with tarfile.open(archive, mode="r:" if archive.suffix == ".tar" else "r:gz") as tar:
+            for member in tar:
+                if member.isfile() and member.name.split("/")[1:] == ["run", name]:
+                    extracted = tar.extractfile(member)
+                    return extracted.read() if extracted is not None else None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        why = " ".join(str(error).split()) or type(error).__name__
+        raise RecordError(f"{archive} cannot be read as a bundle ({why})") from None
+    return None
+
+
 def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest of a run: its folder, or the manifest file itself.
+    """The manifest of a run: its folder, the manifest file itself, or a bundle of it.
 
     FileNotFoundError when there is none; RecordError when it is not a run's manifest.
     """
+    if is_bundle(path):
+        data = _bundled(path, MANIFEST)
+        if data is None:
+            raise FileNotFoundError(f"no run/{MANIFEST} in {path}: is it a bundle of a run?")
+        return check_manifest(_read_json(path / "run" / MANIFEST, data), path)
     file = path / MANIFEST if path.is_dir() else path
     if not file.is_file():
         raise FileNotFoundError(f"no {MANIFEST} in {path}: is it a run's folder?")
@@ -265,8 +295,11 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 
 def read_results(path: Path) -> dict[str, Any] | None:
-    """The results.json beside a run's manifest (`path`: its folder or manifest file), or
-    None when the run wrote none (it stopped early, or is still running)."""
+    """The results.json beside a run's manifest (`path`: its folder, manifest file or
+    bundle), or None when the run wrote none (it stopped early, or is still running)."""
+    if is_bundle(path):
+        data = _bundled(path, RESULTS)
+        return None if data is None else _read_json(path / "run" / RESULTS, data)
     file = (path if path.is_dir() else path.parent) / RESULTS
     return _read_json(file) if file.is_file() else None
 
