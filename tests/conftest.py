@@ -103,6 +103,17 @@ def clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
     saved = dict(os.environ)
     git_config = tmp_path_factory.mktemp("git") / "config"
     git_config.write_text(TEST_GIT_CONFIG)
+    # Where the user's interpreters are is read before HOME changes (they are only read:
+    # UV_PYTHON_DOWNLOADS=never below), as are pyenv's root and versions.
+    set_environment(UV_PYTHON_INSTALL_DIR=output_of("uv", "python", "dir") or None)
+    if shutil.which("pyenv"):
+        # Let uv see every pyenv interpreter, not only the global one, through the shims.
+        versions = output_of("pyenv", "version-name").split()[:1]
+        versions += output_of("pyenv", "versions", "--bare").split()
+        set_environment(
+            PYENV_ROOT=output_of("pyenv", "root") or None,
+            PYENV_VERSION=":".join(dict.fromkeys(versions)),
+        )
     home = tmp_path_factory.mktemp("home")
     set_environment(
         GIT_CONFIG_GLOBAL=str(git_config),
@@ -112,31 +123,32 @@ def clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         HOME=str(home),
         **dict.fromkeys(SUITE_UNSET, None),
         UV_CACHE_DIR=str(session_root(tmp_path_factory) / "uv-cache"),
+        # One mypy cache per worker (mypy_cache): torch's types are checked once, not in
+        # each generated project. mypy keys its cache by the files' contents, and a project
+        # that differs is checked again: the verdicts are the same.
+        MYPY_CACHE_DIR=str(tmp_path_factory.getbasetemp() / "mypy-cache"),
         UV_PYTHON_DOWNLOADS="never",  # only interpreters already on this machine
         UV_HTTP_RETRIES="0",
         # Tests choose the accelerator; a GPU on the test machine must not change defaults.
         COPIER_RESEARCH_NO_GPU_DETECTION="1",
         COPIER_RESEARCH_PLATFORM=SUITE_PLATFORM,
     )
-    if shutil.which("pyenv"):
-        # Let uv see every pyenv interpreter, not only the global one, through the shims.
-        def pyenv(*args: str) -> list[str]:
-            return subprocess.run(
-                ["pyenv", *args], capture_output=True, text=True, check=False
-            ).stdout.split()
-
-        versions = pyenv("version-name")[:1] + pyenv("versions", "--bare")
-        set_environment(PYENV_VERSION=":".join(dict.fromkeys(versions)))
     yield
     set_environment(**{name: None for name in os.environ})
     set_environment(**saved)
+
+
+def output_of(*command: str) -> str:
+    """What a command prints, stripped; empty when it fails."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else ""
 
 
 # Variables that would point the suite's processes back at the user's folders (as .ci/run
 # unsets them): with HOME replaced, each then defaults to a folder in the suite's HOME.
 SUITE_UNSET = (
     "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
-    "UV_PYTHON_INSTALL_DIR", "UV_TOOL_DIR", "UV_TOOL_BIN_DIR", "PRE_COMMIT_HOME",
+    "UV_TOOL_DIR", "UV_TOOL_BIN_DIR", "PRE_COMMIT_HOME",
 )  # fmt: skip
 
 
@@ -346,10 +358,11 @@ def numpy_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ── The matrices, split over several modules so that the test workers share them ─────────
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One mypy cache per module: torch's stubs, linked from uv's cache, checked once."""
-    return tmp_path_factory.mktemp("mypy-cache")
+    """The worker's mypy cache (MYPY_CACHE_DIR, set for every process of the suite): torch's
+    stubs, linked from uv's cache, checked once."""
+    return tmp_path_factory.getbasetemp() / "mypy-cache"
 
 
 @pytest.fixture
