@@ -95,3 +95,18 @@ def test_only_conftest_registers_imported_files() -> None:
         and "sys.modules" in path.read_text()
     ]
     assert registering == []
+
+
+def test_the_matrix_narrows_only_the_sweep_and_skips_only_a_locked_rerun() -> None:
+    """tests/matrix.py runs the README's sweep as one array task (its last combination) and
+    `uv run --locked X` right after `uv run X` as the lock's check: nothing else changes."""
+    from matrix import as_run, one_combination
+
+    sweep = "uv run scripts/sweep.py scripts/train_example.py lr=0.1,0.01 seed=0,1,2"
+    assert one_combination(sweep) == {"SLURM_ARRAY_TASK_ID": "5"}
+    assert one_combination(f"{sweep} --list") == {}
+    assert one_combination("uv run scripts/train_example.py --seed 3 --lr 0.05") == {}
+    smoke = as_run("uv run scripts/smoke_test.py")
+    assert as_run("uv run --locked python scripts/smoke_test.py") == smoke
+    assert as_run("uv run --locked pytest") == as_run("uv run pytest") != smoke
+    assert as_run("uv run --locked mypy") != as_run("uv run --locked pytest")
