@@ -1,3 +1,4 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
 # /// script
 # requires-python = ">=3.11"
 # dependencies = ["tomlkit>=0.13", "packaging>=24", "python-dotenv>=1"]

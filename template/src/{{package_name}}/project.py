@@ -1,3 +1,4 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
 """What the project's files say (pyproject.toml, uv.lock), and a clean environment for tools.
 
 Standard library only, and no imports from this package: scripts/setup_env.py loads this file
