@@ -29,7 +29,7 @@ def _cached_detection(overrides: tuple[str | None, str | None]) -> detect.Detect
 def newest_cuda_build(driver: str, gpus: list[tuple[int, int]] | None = None) -> str:
     """The build the generated smoke test proposes for an NVIDIA driver and GPUs (`cpu`
     when none runs them): its tests' expectations, from the table (extensions/cuda.py)."""
-    return cuda.newest_build_for(driver, tuple(tuple(gpu) for gpu in gpus or ())).name
+    return cuda.newest_build_for(driver, tuple((gpu[0], gpu[1]) for gpu in gpus or ())).name
 
 
 def detected_accelerator() -> str:
