@@ -152,6 +152,32 @@ def test_smoke_test_judges_recorded_facts(torch_project: Path, tmp_path: Path) -
     assert "accelerator=cu128" in driver["remedy"]
 
 
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read it"),
+        ("{not json", "not a smoke test report (JSONDecodeError"),
+        ('{"verdict": "cpu"}', "not a smoke test report (KeyError"),
+        ('{"facts": [1, 2]}', "not a smoke test report"),
+        ('{"facts": {"devices": [{"name": "A100"}]}}', "not a smoke test report"),
+        ('{"facts": {"python": 3.12, "gpu_capabilities": 7}}', "not a smoke test report"),
+    ],
+    ids=["missing", "not-json", "no-facts", "facts-not-a-table", "device-half", "wrong-types"],
+)
+def test_a_recorded_facts_file_that_is_not_a_report_is_refused_in_one_line(
+    numpy_project: Path, tmp_path: Path, content: str | None, problem: str
+) -> None:
+    recorded = tmp_path / "recorded.json"
+    if content is not None:
+        recorded.write_text(content)
+    python = str(numpy_project / ".venv" / "bin" / "python")
+    judged = run([python, "scripts/smoke_test.py", "--facts", str(recorded)], numpy_project)
+    assert judged.returncode == 2, judged.stdout + judged.stderr
+    assert "Traceback" not in judged.stderr, judged.stderr
+    assert f"--facts {recorded}: {problem}" in judged.stderr, judged.stderr
+    assert judged.stdout == ""
+
+
 def test_lock_drift_is_caught_and_the_remedy_fixes_it(numpy_project: Path) -> None:
     """A package changed behind the lock's back, seen from the venv's own python."""
     python = str(numpy_project / ".venv" / "bin" / "python")
