@@ -1,3 +1,4 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
 """Bundles: a finished run as one archive that a reviewer can check and rebuild without us.
 
     scripts/bundle.py outputs/train_example/<run>     # writes artifacts/<name>.tar.gz
