@@ -35,38 +35,43 @@ MISSING_TORCH_WHEEL = (
 )
 
 
-def find_torch_wheel() -> Path | None:
+def find_torch_wheel(download_to: Path, home: Path | None = None) -> Path | None:
     """The real CPU build of torch: given, in pip's find-links folder(s), or downloaded.
 
     Looked for in that order: the path in $COPIER_RESEARCH_TORCH_WHEEL, pip's find-links
-    folders, a copy downloaded earlier, and PyTorch's CPU index (when it can be reached).
+    folders (pip.conf read from `home`, the user's by default), a copy downloaded earlier into
+    `download_to`, and PyTorch's CPU index (when it can be reached), downloaded into
+    `download_to`: a folder the caller owns (the test session's or the benchmark's), never one
+    of the user's.
     """
     given = os.environ.get(TORCH_WHEEL_ENV)
     if given and Path(given).is_file():
         return Path(given)
+    home = home or Path.home()
     folders = os.environ.get("PIP_FIND_LINKS", "").split()
     parser = configparser.ConfigParser()
-    parser.read(
-        ["/etc/pip.conf", Path.home() / ".config/pip/pip.conf", Path.home() / ".pip/pip.conf"]
-    )
+    parser.read(["/etc/pip.conf", home / ".config/pip/pip.conf", home / ".pip/pip.conf"])
     for section in parser.sections():
         folders += parser.get(section, "find-links", fallback="").split()
     for folder in folders:
         wheel = Path(folder.removeprefix("file://")) / TORCH_WHEEL
         if wheel.is_file():
             return wheel
-    return download_torch_wheel()
+    return download_torch_wheel(download_to)
 
 
-def download_torch_wheel() -> Path | None:
-    """PyTorch's CPU wheel, downloaded once into the user's cache; None when unreachable."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "copier-research"
-    wheel = cache / TORCH_WHEEL
+def download_torch_wheel(folder: Path) -> Path | None:
+    """PyTorch's CPU wheel, downloaded once into `folder`; None when unreachable.
+
+    Safe for several processes at once (the test workers): each writes a file of its own and
+    renames it into place.
+    """
+    wheel = folder / TORCH_WHEEL
     if wheel.is_file():
         return wheel
-    partial = wheel.with_suffix(".part")
+    partial = folder / f"{TORCH_WHEEL}.{os.getpid()}.part"
     try:
-        cache.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         with (
             urllib.request.urlopen(TORCH_WHEEL_URL, timeout=10) as response,
             partial.open("wb") as out,
@@ -75,7 +80,7 @@ def download_torch_wheel() -> Path | None:
     except OSError:
         partial.unlink(missing_ok=True)
         return None
-    partial.rename(wheel)
+    partial.replace(wheel)
     return wheel
 
 

@@ -82,7 +82,7 @@ def install_copier(folder: Path, env: dict[str, str], logs: Path) -> tuple[str, 
 def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     only = set(args.only or MEASURES) - ({"cold"} if args.quick and not args.only else set())
     env = user_environment(keep_no_bytecode=args.keep_no_bytecode)
-    wheel = fixtures.find_torch_wheel()
+    wheel = fixtures.find_torch_wheel(work / "downloads")
     if wheel is None:
         sys.exit("No CPU torch wheel in pip's find-links folder (PIP_FIND_LINKS or pip.conf).")
     template = fixtures.tagged_template(work / "template", commit=args.commit)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import copier
@@ -21,7 +25,8 @@ from benchmarks.fixtures import MISSING_TORCH_WHEEL, find_torch_wheel
 from benchmarks.fixtures import release as release
 from benchmarks.fixtures import tagged_template as make_tagged_template
 from benchmarks.fixtures import template_clone as template_clone
-from extensions import pytorch_facts
+from extensions import detect, pytorch_facts
+from extensions.loader import module_name
 from extensions.pixi import PIXI_PLATFORMS
 from tasks.common import UV_RUN_ENVIRONMENT
 
@@ -75,40 +80,81 @@ def set_environment(**variables: str | None) -> None:
 TEST_GIT_CONFIG = "[user]\n\tname = Copier Research Tests\n\temail = tests@example.org\n"
 
 
+# The user's HOME, read before the suite gives its processes a HOME of their own: pip's
+# configuration there may name the folder that holds the torch wheel.
+USER_HOME = Path.home()
+
+
+def session_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test session's temporary folder, shared by its pytest-xdist workers (each has its
+    own `popen-gw<n>` folder inside it): caches and downloads made once for the session."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session", autouse=True)
 def clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the test runner's venv out of uv's way and make failures fast and offline-safe."""
+    """Keep the test runner's venv out of uv's way and make failures fast and offline-safe.
+
+    Nothing the suite runs writes into the user's HOME: every process gets a HOME of its own
+    (so ~/.cache, ~/.config, pre-commit's, wandb's and uv's tool folders are temporary), and
+    uv one cache for the session (tests that need a cold one use `fresh_uv_cache`).
+    """
     saved = dict(os.environ)
     git_config = tmp_path_factory.mktemp("git") / "config"
     git_config.write_text(TEST_GIT_CONFIG)
+    # Where the user's interpreters are is read before HOME changes (they are only read:
+    # UV_PYTHON_DOWNLOADS=never below), as are pyenv's root and versions.
+    set_environment(UV_PYTHON_INSTALL_DIR=output_of("uv", "python", "dir") or None)
+    if shutil.which("pyenv"):
+        # Let uv see every pyenv interpreter, not only the global one, through the shims.
+        versions = output_of("pyenv", "version-name").split()[:1]
+        versions += output_of("pyenv", "versions", "--bare").split()
+        set_environment(
+            PYENV_ROOT=output_of("pyenv", "root") or None,
+            PYENV_VERSION=":".join(dict.fromkeys(versions)),
+        )
+    home = tmp_path_factory.mktemp("home")
     set_environment(
         GIT_CONFIG_GLOBAL=str(git_config),
         GIT_CONFIG_NOSYSTEM="1",
         **dict.fromkeys(UV_RUN_ENVIRONMENT, None),
         PYTHONPATH=None,
+        HOME=str(home),
+        **dict.fromkeys(SUITE_UNSET, None),
+        UV_CACHE_DIR=str(session_root(tmp_path_factory) / "uv-cache"),
+        # One mypy cache per worker (mypy_cache): torch's types are checked once, not in
+        # each generated project. mypy keys its cache by the files' contents, and a project
+        # that differs is checked again: the verdicts are the same.
+        MYPY_CACHE_DIR=str(tmp_path_factory.getbasetemp() / "mypy-cache"),
         UV_PYTHON_DOWNLOADS="never",  # only interpreters already on this machine
         UV_HTTP_RETRIES="0",
         # Tests choose the accelerator; a GPU on the test machine must not change defaults.
         COPIER_RESEARCH_NO_GPU_DETECTION="1",
         COPIER_RESEARCH_PLATFORM=SUITE_PLATFORM,
     )
-    if shutil.which("pyenv"):
-        # Let uv see every pyenv interpreter, not only the global one, through the shims.
-        def pyenv(*args: str) -> list[str]:
-            return subprocess.run(
-                ["pyenv", *args], capture_output=True, text=True, check=False
-            ).stdout.split()
-
-        versions = pyenv("version-name")[:1] + pyenv("versions", "--bare")
-        set_environment(PYENV_VERSION=":".join(dict.fromkeys(versions)))
     yield
     set_environment(**{name: None for name in os.environ})
     set_environment(**saved)
 
 
+def output_of(*command: str) -> str:
+    """What a command prints, stripped; empty when it fails."""
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+# Variables that would point the suite's processes back at the user's folders (as .ci/run
+# unsets them): with HOME replaced, each then defaults to a folder in the suite's HOME.
+SUITE_UNSET = (
+    "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME",
+    "UV_TOOL_DIR", "UV_TOOL_BIN_DIR", "PRE_COMMIT_HOME",
+)  # fmt: skip
+
+
 @pytest.fixture(scope="session")
-def torch_wheel() -> Path:
-    wheel = find_torch_wheel()
+def torch_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    wheel = find_torch_wheel(session_root(tmp_path_factory) / "downloads", home=USER_HOME)
     if wheel is None:
         pytest.skip(MISSING_TORCH_WHEEL)
     return wheel
@@ -181,12 +227,31 @@ LONGEST_MODULES = (
 )
 
 
+def gpu_on_this_machine() -> str | None:
+    """What shows that this machine has a GPU (a driver, a device, a vendor's tool); None
+    when nothing does. Tests marked `no_gpu` expect what a machine without one gets."""
+    for path in (detect.PROC_DRIVER_VERSION, Path("/dev/kfd"), Path("/dev/nvidiactl")):
+        if path.exists():
+            return str(path)
+    tools = ("nvidia-smi", "rocm-smi", "rocminfo", "rocm_agent_enumerator")
+    found = (shutil.which(tool) or shutil.which(tool, path=str(detect.ROCM_BIN)) for tool in tools)
+    return next((path for path in found if path), None)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         name = item.path.name
         return LONGEST_MODULES.index(name) if name in LONGEST_MODULES else len(LONGEST_MODULES)
 
     items.sort(key=rank)  # stable: the order within a module and among the rest is kept
+    gpu = (
+        gpu_on_this_machine() if any(item.get_closest_marker("no_gpu") for item in items) else None
+    )
+    if gpu:
+        reason = f"expects a machine without a GPU, and this one has one ({gpu})"
+        for item in items:
+            if item.get_closest_marker("no_gpu"):
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 Render = Callable[..., Path]
@@ -219,6 +284,23 @@ def rendered(tmp_path: Path) -> Render:
         return render(tmp_path / "project", skip_tasks=True, **answers)
 
     return _render
+
+
+_imports = itertools.count()
+
+
+def import_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A fresh copy of the Python file at `path` (a generated project's script or module,
+    not a package), for one test: in sys.modules while the test runs, as an imported module
+    is (its dataclasses look their module up there), under a name of its own, so that tests
+    that change a copy's globals never share it. The one place the tests register a module."""
+    name = f"{module_name(path)}_test_{next(_imports)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -276,10 +358,11 @@ def numpy_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # ── The matrices, split over several modules so that the test workers share them ─────────
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One mypy cache per module: torch's stubs, linked from uv's cache, checked once."""
-    return tmp_path_factory.mktemp("mypy-cache")
+    """The worker's mypy cache (MYPY_CACHE_DIR, set for every process of the suite): torch's
+    stubs, linked from uv's cache, checked once."""
+    return tmp_path_factory.getbasetemp() / "mypy-cache"
 
 
 @pytest.fixture

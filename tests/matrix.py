@@ -21,6 +21,7 @@ depends on what can be installed here:
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -174,6 +175,24 @@ def run_as_written(command: str, project: Path, **variables: str) -> None:
     assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
 
 
+def one_combination(command: str) -> dict[str, str]:
+    """For the README's sweep: what a SLURM array task has, so that the command, exactly as
+    written, runs its last combination only (its grid parsed whole, the settings reaching the
+    script). Every combination of a sweep runs in tests/test_runs_provenance.py."""
+    words = command.split()
+    if not any(word.endswith("scripts/sweep.py") for word in words) or "--list" in words:
+        return {}
+    grids = [word.split("=", 1)[1].split(",") for word in words if "=" in word]
+    return {"SLURM_ARRAY_TASK_ID": str(len(list(itertools.product(*grids))) - 1)}
+
+
+def as_run(command: str) -> str:
+    """What a command runs: `uv run --locked X` runs what `uv run X` does once the lock is
+    checked (`uv lock --check`), and `uv run python scripts/x.py` what `uv run scripts/x.py`
+    does."""
+    return command.replace("uv run --locked ", "uv run ").replace("uv run python ", "uv run ")
+
+
 def check_row(row: dict[str, Any], destination: Path, torch_index: str, mypy_cache: Path,
               capfd: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """Generate the row's project and check it as deep as its depth allows."""
@@ -197,19 +216,35 @@ def check_row(row: dict[str, Any], destination: Path, torch_index: str, mypy_cac
     assert "==> Environment ready" in output, output
     git("add", "-A", cwd=project)  # tracked, as in a clone (pre-commit reads the index)
     cache = {"MYPY_CACHE_DIR": str(mypy_cache)}
+    documented = readme_commands(project)
     ran: list[str] = []
-    for command in readme_commands(project):
+    unchanged: set[str] = set()  # what ran since the project's environment last changed
+    for command in documented:
         verdict = where(command)
         assert verdict is not None, f"unclassified command in the README: {command}"
         if verdict != RUN or (command in ONE_ROW_ONLY and row != DOCUMENTATION_ROW):
             continue
-        run_as_written(command, project, **cache)
+        if as_run(command) in unchanged:  # `uv run --locked pytest` after `uv run pytest`
+            locked_check(command, project)
+        else:
+            run_as_written(command, project, **cache, **one_combination(command))
         ran.append(command)
+        unchanged = set() if command.startswith(CHANGES) else unchanged | {as_run(command)}
     commands, variables = ci_commands(project, row["ci"])
     for command in commands:
         if command not in ran:
             run_as_written(command, project, **cache, **variables)
-    assert "uv run --locked mypy" in ran and "uv run --locked pytest" in ran, ran
+    assert "uv run --locked mypy" in documented and "uv run --locked pytest" in documented
+
+
+# Commands that change the project or its environment: what ran before them runs again.
+CHANGES = ("uv add", "uv lock", "uv sync", "uv run scripts/setup_env.py", "cp ", "uvx pre-commit")
+
+
+def locked_check(command: str, project: Path) -> None:
+    """`uv run --locked X`, where `uv run X` has just run: what --locked adds, the lock's check."""
+    if "--locked" in command.split():
+        run_as_written("uv lock --check", project)
 
 
 # Commands whose outcome does not depend on the answers (each downloads a tool, re-locks or

@@ -390,12 +390,12 @@ def test_hostile_answers_render_every_format_and_stay_in_place(
 @settings(max_examples=CHECK_EXAMPLES, **SETTINGS)
 @given(values=answers())
 def test_hostile_answers_keep_types_and_test_collection_green(
-    values: dict[str, Any], shared_environment: Path, tmp_path_factory: pytest.TempPathFactory
+    values: dict[str, Any], shared_environment: Path, mypy_cache: Path
 ) -> None:
-    cache = str(tmp_path_factory.getbasetemp() / "mypy-cache")  # torch's stubs, checked once
     with tempfile.TemporaryDirectory() as folder:
         project = render(Path(folder) / "project", values)
-        project_check(shared_environment, project, "mypy", MYPY_CACHE_DIR=cache)
+        # The worker's cache: torch's stubs, checked once.
+        project_check(shared_environment, project, "mypy", MYPY_CACHE_DIR=str(mypy_cache))
         project_check(
             shared_environment, project, "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"
         )

@@ -9,7 +9,6 @@ explanation of a package without wheels for a platform is read from uv's real ou
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -30,6 +29,7 @@ from conftest import (
     SUITE_PLATFORM,
     TEMPLATE,
     Render,
+    import_file,
     render,
     set_environment,
     with_base,
@@ -380,20 +380,16 @@ def test_pixi_follows_the_answer(tmp_path: Path) -> None:
 # ── The generated project's own table ──────────────────────────────────────
 
 
-def generated_module(project: Path, name: str) -> ModuleType:
-    path = next((project / "src").glob(f"*/{name}.py"))
-    spec = importlib.util.spec_from_file_location(f"generated_{name}_{id(project)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def generated_module(project: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    return import_file(next((project / "src").glob(f"*/{name}.py")), monkeypatch)
 
 
-def test_the_generated_table_is_the_templates(rendered: Render) -> None:
+def test_the_generated_table_is_the_templates(
+    rendered: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One table of platforms: the project's copy (for scripts/setup_env.py) is rendered from
     pytorch_facts.PLATFORMS, its markers and update command say what the template's do."""
-    table = generated_module(rendered(platforms=["linux-x86_64"]), "platforms")
+    table = generated_module(rendered(platforms=["linux-x86_64"]), "platforms", monkeypatch)
     for mine, theirs in zip(table.PLATFORMS, pytorch_facts.PLATFORMS, strict=True):
         assert (mine.name, mine.label, mine.uv_python_platform) == (
             theirs.name,
@@ -544,13 +540,8 @@ def test_a_folder_per_build_serves_its_builds(rendered: Render, folder: Path) ->
 # ── The set-up reads uv's real words ────────────────────────────────────────
 
 
-def setup_env_of(project: Path) -> ModuleType:
-    source = TEMPLATE / "template" / "scripts" / "setup_env.py"
-    spec = importlib.util.spec_from_file_location(f"setup_env_{id(project)}", source)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+def setup_env_of(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    module = import_file(TEMPLATE / "template" / "scripts" / "setup_env.py", monkeypatch)
     module.PROJECT = project
     return module
 
@@ -600,9 +591,14 @@ def four_platform_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ],
 )
 def test_uvs_words_become_the_package_the_platform_and_both_fixes(
-    four_platform_project: Path, output: str, said: str, marker: str, kept: str
+    four_platform_project: Path,
+    output: str,
+    said: str,
+    marker: str,
+    kept: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    setup_env = setup_env_of(four_platform_project)
+    setup_env = setup_env_of(four_platform_project, monkeypatch)
     text = (UV_ERRORS / output).read_text()
     explained = setup_env.platform_gap(text)
     assert explained is not None, output
@@ -616,10 +612,12 @@ def test_uvs_words_become_the_package_the_platform_and_both_fixes(
     assert setup_env.platform_gap(rewrapped) == explained
 
 
-def test_a_missing_wheel_found_by_the_check_is_explained(four_platform_project: Path) -> None:
+def test_a_missing_wheel_found_by_the_check_is_explained(
+    four_platform_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = (UV_ERRORS / "sync-macos15only.txt").read_text()
     project = four_platform_project
-    setup_env = setup_env_of(project)
+    setup_env = setup_env_of(project, monkeypatch)
     macos = setup_env.platform_table()[-1]
     assert macos.name == "macos-arm64"
     assert setup_env.platform_gap(text) is None  # which platform: only the caller knows
@@ -635,8 +633,10 @@ def test_a_missing_wheel_found_by_the_check_is_explained(four_platform_project: 
     assert explained[0].startswith("macos15only has no wheels for macOS arm64")
 
 
-def test_other_failures_are_left_to_uvs_own_words(four_platform_project: Path) -> None:
-    setup_env = setup_env_of(four_platform_project)
+def test_other_failures_are_left_to_uvs_own_words(
+    four_platform_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup_env = setup_env_of(four_platform_project, monkeypatch)
     assert (
         setup_env.platform_gap("error: Failed to fetch: `https://pypi.org/simple/numpy/`") is None
     )
@@ -647,13 +647,16 @@ def test_other_failures_are_left_to_uvs_own_words(four_platform_project: Path) -
     assert setup_env.platform_gap(no_wheel_for_python) is None
 
 
-def test_a_package_no_target_platform_has_names_no_marker(tmp_path: Path) -> None:
+def test_a_package_no_target_platform_has_names_no_marker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     project = render(
         tmp_path / "p", skip_tasks=True, framework="none", platforms=["windows-x86_64"]
     )
     text = (project / "pyproject.toml").read_text()
     (project / "pyproject.toml").write_text(text.replace('"numpy",', '"triton",\n    "numpy",', 1))
-    explained = setup_env_of(project).platform_gap((UV_ERRORS / "lock-triton.txt").read_text())
+    setup_env = setup_env_of(project, monkeypatch)
+    explained = setup_env.platform_gap((UV_ERRORS / "lock-triton.txt").read_text())
     assert explained is not None
     message, hint = explained
     assert "(Windows x86_64)" in message

@@ -20,10 +20,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import render, run
+from conftest import import_file, render, run
 
 from extensions import pytorch_facts
-from extensions.loader import load
 
 PLATFORMS = {platform.name: platform for platform in pytorch_facts.PLATFORMS}
 FOUR_PLATFORMS = "\n".join(f'    "{p.marker}",' for p in pytorch_facts.PLATFORMS)
@@ -64,10 +63,10 @@ required-environments = [
 """
 
 
-def setup_env_of(project: Path) -> ModuleType:
+def setup_env_of(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The generated project's own scripts/setup_env.py, imported, working on `project`."""
     source = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
-    module = load(source, f"setup_env_{project.name}")
+    module = import_file(source, monkeypatch)
     module.PROJECT = project
     return module
 
@@ -90,7 +89,9 @@ def pinned_then_relocked(folder: Path, url: str, uv_table: str) -> tuple[Path, i
     pyproject.write_text(OLD_PYPROJECT.format(url=url, uv_table=uv_table))
     locked = run(["uv", "lock"], folder)
     assert locked.returncode == 0, locked.stderr
-    versions = setup_env_of(folder).locked_versions((folder / "uv.lock").read_text())
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        setup_env = setup_env_of(folder, monkeypatch)
+    versions = setup_env.locked_versions((folder / "uv.lock").read_text())
     numpy = min(versions["numpy"])
     pins = f'"numpy=={numpy}", "torch==2.13.0"'
     pyproject.write_text(pyproject.read_text().replace('"numpy", "torch==2.13.*"', pins))
@@ -133,10 +134,13 @@ def test_required_environments_refuse_that_routing_when_locking(
 
 
 def test_the_set_up_check_finds_the_folded_platform_and_relocks_it(
-    folded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    folded: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     project = Path(shutil.copytree(folded, tmp_path / "folded"))
-    setup_env = setup_env_of(project)
+    setup_env = setup_env_of(project, monkeypatch)
     # The old project declares no platforms, and has no table of them (src/): the table's.
     setup_env.target_platforms = lambda _text: list(pytorch_facts.PLATFORMS)
     setup_env.unchecked_markers = lambda _text: []

@@ -8,24 +8,16 @@ every uv command of the set-up, and the shell's settings win over them.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import Render, run
+from conftest import Render, import_file, run
 
 
 def setup_script(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The generated project's scripts/setup_env.py, imported from where it was written."""
-    path = project / "scripts" / "setup_env.py"
-    spec = importlib.util.spec_from_file_location("generated_setup_env", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return import_file(project / "scripts" / "setup_env.py", monkeypatch)
 
 
 def write_env_file(project: Path, text: str) -> None:

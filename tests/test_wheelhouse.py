@@ -19,14 +19,12 @@ no node could then install, wheelhouse or not.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -35,20 +33,14 @@ from types import ModuleType
 
 import pytest
 import replica
-from conftest import Render, git, render, run
+from conftest import Render, git, import_file, render, run
 
 from extensions import pytorch_facts
 
 
 def setup_script(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The generated project's scripts/setup_env.py, imported from where it was written."""
-    path = project / "scripts" / "setup_env.py"
-    spec = importlib.util.spec_from_file_location("generated_setup_env", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
+    return import_file(project / "scripts" / "setup_env.py", monkeypatch)
 
 
 def closed_port() -> int:
