@@ -17,7 +17,7 @@ from .stats import summarize
 HELP_VARIANTS: dict[str, dict[str, str]] = {
     "default": {},
     "slurm-mlflow": {"include_slurm": "true", "tracker": "mlflow"},
-    "numpy": {"framework": "none"},
+    "plain-numbers": {"framework": "none"},  # not "numpy": a project may not be its dependency
 }
 TARGETS = {"help_s": 0.5, "pytest_s": 10.0}
 
