@@ -26,6 +26,12 @@ def _cached_detection(overrides: tuple[str | None, str | None]) -> detect.Detect
     return detect.detect_local()  # the overrides only key the cache; read_probes reads them
 
 
+def newest_cuda_build(driver: str, gpus: list[tuple[int, int]] | None = None) -> str:
+    """The build the generated smoke test proposes for an NVIDIA driver and GPUs (`cpu`
+    when none runs them): its tests' expectations, from the table (extensions/cuda.py)."""
+    return cuda.newest_build_for(driver, tuple((gpu[0], gpu[1]) for gpu in gpus or ())).name
+
+
 def detected_accelerator() -> str:
     return local_detection().accelerator
 
@@ -228,6 +234,7 @@ GLOBALS = {
     "python_default": python_default,
     "accelerator_choices": accelerator_choices,
     "detected_accelerator": detected_accelerator,
+    "newest_cuda_build": newest_cuda_build,
     "detection_summary": detection_summary,
     "torch_version_choices": torch_version_choices,
 }

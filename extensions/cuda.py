@@ -16,8 +16,15 @@ CUDA 12.8 and 13.x start at Turing (sm_75); 13.x also ships PTX, so newer GPUs r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from .loader import load
 
 Capability = tuple[int, int]
+# The generated project's machine.py (standard library only, PyTorch projects only, as its
+# name says): the rules that read this table, the same at `copier copy` and in the project.
+MACHINE = "template/src/{{package_name}}/{% if framework == 'pytorch' %}machine.py{% endif %}"
+machine = load(Path(__file__).resolve().parent.parent / MACHINE)
 ALL_PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64")
 
 
@@ -60,8 +67,8 @@ class Build:
         """True when the build has kernels (or PTX) for a GPU of this compute capability."""
         if self.oldest_gpu is None:
             return self.cuda is None  # CPU and ROCm builds make no claim on NVIDIA GPUs
-        newest_ok = self.newest_gpu is None or capability <= self.newest_gpu
-        return self.oldest_gpu <= capability and newest_ok
+        runs: bool = machine.runs_gpu(self, capability)
+        return runs
 
 
 CUDA_12_FLOOR = ("525.60.13", "528.33")
@@ -91,26 +98,21 @@ BUILDS_BY_NAME = {build.name: build for build in BUILDS}
 ROCM_BUILD = next(build for build in BUILDS if build.rocm is not None)
 
 
-def version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(".") if part.isdigit())
-
-
-def driver_supports(driver: str, build: Build, windows: bool = False) -> bool:
-    """True when an NVIDIA driver of version `driver` can run `build`."""
-    floor = build.min_driver_windows if windows else build.min_driver_linux
-    return floor is None or version_tuple(driver) >= version_tuple(floor)
+# The table as the generated builds.py renders it, for machine.py's rules.
+CUDA_TABLE = {
+    b.name: machine.CudaBuild(b.cuda, b.min_driver_linux, b.min_driver_windows, b.oldest_gpu,
+                              b.newest_gpu)
+    for b in BUILDS
+    if b.cuda
+}  # fmt: skip
 
 
 def newest_build_for(
     driver: str, gpus: tuple[Capability, ...] = (), windows: bool = False
 ) -> Build:
-    """The newest CUDA build the driver runs and every GPU has kernels in, else the CPU build."""
-    for build in reversed(BUILDS):
-        if build.cuda is None or not driver_supports(driver, build, windows):
-            continue
-        if all(build.runs_gpu(gpu) for gpu in gpus):
-            return build
-    return BUILDS_BY_NAME["cpu"]
+    """The newest CUDA build the driver runs and every GPU has kernels in, else the CPU build
+    (machine.py's rule, as the generated smoke test applies it)."""
+    return BUILDS_BY_NAME[machine.newest_build_for(CUDA_TABLE, driver, gpus, windows)]
 
 
 def capability_text(capability: Capability) -> str:

@@ -34,12 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import cuda
-from .loader import load
 
 # The generated project's machine.py (standard library only), from the template: its parsers,
 # its switches and its nvidia-smi query are the ones the generated project's set-up and smoke
-# test use, so a machine is judged the same at `copier copy` and after.
-machine = load(Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/machine.py")
+# test use, so a machine is judged the same at `copier copy` and after. Only PyTorch projects
+# get the file (its name says so); the template's detection uses it whatever the answers.
+MACHINE = cuda.MACHINE
+machine = cuda.machine
 
 DRIVER_ENV: str = machine.DRIVER_ENV
 NO_DETECTION_ENV: str = machine.NO_DETECTION_ENV

@@ -5,9 +5,10 @@ folder (copier.yml runs the tasks through tasks/__main__.py, which puts that fol
 sys.path; the Jinja side, extensions/hooks.py, imports extensions/ under a name of its own,
 see there). Three files cannot be imported that way, and come through `load`:
 
-- the generated project's `machine.py`, in `template/src/{{package_name}}/`, a folder whose
-  name is a Jinja expression: extensions/detect.py and tasks/common.py judge a machine with
-  its rules, as the generated project's set-up and smoke test do;
+- the generated project's `machine.py` and `project.py`, in `template/src/{{package_name}}/`,
+  a folder whose name is a Jinja expression: extensions/detect.py judges a machine with
+  machine.py's rules and tasks/common.py reads a project with project.py's, as the generated
+  project's set-up and smoke test do;
 - the generated project's `scripts/setup_env.py`, not a package either: the update's
   dependency merge (tasks/dependency_merge.py) applies its pin rules;
 - tasks/recovery.py on the Jinja side, where tasks/ is not on sys.path; it registers an exit
@@ -19,6 +20,7 @@ Standard library only: Copier's interpreter and the update's `uv run --script` h
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
@@ -45,7 +47,10 @@ def load(path: Path, name: str | None = None) -> ModuleType:
     name = name or module_name(path)
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
+    # A loader given, as the file's name need not end in .py (machine.py's, in the template,
+    # ends in the Jinja condition that renders it for PyTorch projects only).
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise ImportError(f"{path} is not a Python file", path=str(path))
     module = importlib.util.module_from_spec(spec)

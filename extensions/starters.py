@@ -35,6 +35,12 @@ STARTERS: tuple[str, ...] = (
     "tests/test_regression.py",
 )
 
+# The first line of every Python file the template owns (every one but the starters): whose
+# file it is, at a glance. tests/test_generated_layout.py checks each rendered file's.
+TEMPLATE_OWNED = (
+    "# Template-owned: `copier update` replaces this file; edits of yours are merged in."
+)
+
 _BLOCK = re.compile(r"\{%.*?%\}")
 
 

@@ -1,6 +1,6 @@
 """What every set-up task shares: progress lines, and an environment free of the caller's.
 
-The rules themselves live in the generated project's machine.py (standard library only),
+The rules themselves live in the generated project's project.py (standard library only),
 loaded here from the template, so the tasks and the project's own set-up never disagree.
 """
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 from extensions.loader import load
 
-MACHINE = Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/machine.py"
-machine = load(MACHINE)
+PROJECT_FILES = Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/project.py"
+project_files = load(PROJECT_FILES)
 
 # Variables that point uv or pixi at another environment (copier's own venv, an activated
-# conda env, an outer `uv run`): machine.py's list, for fleet.py too.
-OUTER_ENVIRONMENT: tuple[str, ...] = machine.OUTER_ENVIRONMENT
+# conda env, an outer `uv run`): project.py's list, for fleet.py too.
+OUTER_ENVIRONMENT: tuple[str, ...] = project_files.OUTER_ENVIRONMENT
 # What the template's own suite and benchmarks also drop, running under `uv run` in the
 # template's folder. A user's task keeps UV_PROJECT_ENVIRONMENT: set on purpose, it says
 # where the project's environment lives.
@@ -28,11 +28,11 @@ def say(message: str) -> None:
 
 def clean_environment() -> dict[str, str]:
     """The caller's environment minus variables that point at another environment."""
-    environment: dict[str, str] = machine.clean_environment()
+    environment: dict[str, str] = project_files.clean_environment()
     return environment
 
 
 def manager(project: Path) -> str:
     """`pixi` when the project's pyproject.toml has a [tool.pixi] table, else `uv`."""
-    name: str = machine.manager(machine.read_toml(project / "pyproject.toml"))
+    name: str = project_files.manager(project_files.read_toml(project / "pyproject.toml"))
     return name

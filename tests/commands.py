@@ -40,6 +40,7 @@ RULES: list[tuple[str, str]] = [
     ("uv run", "run"),
     ('uv add "xformers', "tests/test_torch_recipes.py (locked, not installed: a CUDA package)"),
     ("uv add xformers", "tests/test_torch_recipes.py (locked, not installed: a CUDA package)"),
+    ("uv add numba==0.61.0", "tests/test_pin_conflicts.py (past a pin, with --no-sync)"),
     ("uv add", "run"),
     ("uv lock", "run"),
     ("uvx sp-repo-review", "run"),

@@ -15,7 +15,7 @@ import yaml
 from conftest import TEMPLATE
 from packaging.version import Version
 
-from extensions import compat, containers, cuda, pytorch_facts, starters, torch_releases
+from extensions import compat, containers, cuda, detect, pytorch_facts, starters, torch_releases
 from tasks.recovery import RESTORE
 from tools import docgen, mkdocs_hooks
 
@@ -57,9 +57,10 @@ def test_strict_build_fails_on_a_broken_link(tmp_path: Path) -> None:
         shutil.copy(TEMPLATE / name, tmp_path / name)
     for folder in ["docs", "tools", "extensions"]:
         shutil.copytree(TEMPLATE / folder, tmp_path / folder)
-    machine = Path("template/src/{{package_name}}/machine.py")  # extensions/detect.py loads it
-    (tmp_path / machine).parent.mkdir(parents=True)
-    shutil.copy(TEMPLATE / machine, tmp_path / machine)
+    (tmp_path / detect.MACHINE).parent.mkdir(parents=True)
+    shutil.copy(
+        TEMPLATE / detect.MACHINE, tmp_path / detect.MACHINE
+    )  # extensions/detect.py loads it
     (tmp_path / "docs" / "broken.md").write_text("# Broken\n\nSee [nowhere](nowhere.md).\n")
     result = mkdocs_build(tmp_path, tmp_path / "site")
     assert result.returncode != 0

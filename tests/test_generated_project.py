@@ -130,18 +130,18 @@ def test_smoke_test_json_report(project: Path) -> None:
     assert report["verdict"] == "cpu"
     assert report["gpu_usable"] is False
     names = [check["name"] for check in report["checks"]]
-    assert names == [
-        "interpreter", "lock", "env", "torch", "driver", "devices",
-        "compute", "multi-gpu", "toolchain", "mps",
-    ]  # fmt: skip
+    gpu_checks = ["torch", "driver", "devices", "compute", "multi-gpu", "toolchain", "mps"]
+    torch = any((project / "src").glob("*/machine.py"))  # a NumPy project checks no GPU
+    assert names == ["interpreter", "lock", "env", *(gpu_checks if torch else [])]
     for check in report["checks"]:
         assert check["status"] in ("PASS", "WARN", "FAIL", "SKIP")
         assert set(check) == {"name", "status", "summary", "remedy"}
     assert report["facts"]["in_project_env"] is True
 
 
-def test_smoke_test_judges_recorded_facts(project: Path, tmp_path: Path) -> None:
+def test_smoke_test_judges_recorded_facts(torch_project: Path, tmp_path: Path) -> None:
     """A report recorded on one machine can be judged again: old driver for a CUDA build."""
+    project = torch_project
     _, report = smoke_json(project)
     report["facts"].update(torch_version="2.13.0+cu130", torch_cuda="13.0", driver="550.54.14")
     recorded = tmp_path / "recorded.json"
@@ -150,6 +150,32 @@ def test_smoke_test_judges_recorded_facts(project: Path, tmp_path: Path) -> None
     assert code == 1
     driver = next(c for c in judged["checks"] if c["name"] == "driver")
     assert "accelerator=cu128" in driver["remedy"]
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot read it"),
+        ("{not json", "not a smoke test report (JSONDecodeError"),
+        ('{"verdict": "cpu"}', "not a smoke test report (KeyError"),
+        ('{"facts": [1, 2]}', "not a smoke test report"),
+        ('{"facts": {"devices": [{"name": "A100"}]}}', "not a smoke test report"),
+        ('{"facts": {"python": 3.12, "gpu_capabilities": 7}}', "not a smoke test report"),
+    ],
+    ids=["missing", "not-json", "no-facts", "facts-not-a-table", "device-half", "wrong-types"],
+)
+def test_a_recorded_facts_file_that_is_not_a_report_is_refused_in_one_line(
+    numpy_project: Path, tmp_path: Path, content: str | None, problem: str
+) -> None:
+    recorded = tmp_path / "recorded.json"
+    if content is not None:
+        recorded.write_text(content)
+    python = str(numpy_project / ".venv" / "bin" / "python")
+    judged = run([python, "scripts/smoke_test.py", "--facts", str(recorded)], numpy_project)
+    assert judged.returncode == 2, judged.stdout + judged.stderr
+    assert "Traceback" not in judged.stderr, judged.stderr
+    assert f"--facts {recorded}: {problem}" in judged.stderr, judged.stderr
+    assert judged.stdout == ""
 
 
 def test_lock_drift_is_caught_and_the_remedy_fixes_it(numpy_project: Path) -> None:

@@ -1,7 +1,8 @@
-"""The generated project's machine facts (template/src/<package>/machine.py), one place for all.
+"""The generated project's machine facts (template/src/<package>/machine.py, PyTorch projects
+only) and project facts (project.py, every project), one place for all.
 
-machine.py is loaded from the template by its path, as scripts/setup_env.py and the
-template's own tasks and GPU detection load it. The parsers are fed the real tools' recorded
+Both are loaded from the template by their paths, as scripts/setup_env.py and the
+template's own tasks and GPU detection load them. The parsers are fed the real tools' recorded
 outputs (tests/test_detect.py); the probes run against STAND-IN tools on PATH. That every
 user of the rules takes them from this one file is checked at the end.
 """
@@ -33,13 +34,15 @@ from tasks import common
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "template" / "src" / "{{package_name}}"
-MACHINE = PACKAGE / "machine.py"
+MACHINE = PACKAGE / "{% if framework == 'pytorch' %}machine.py{% endif %}"
+PROJECT_FILES = PACKAGE / "project.py"
 
 NO_SWITCHES: dict[str, str] = {}
 PYTORCH_INDEX = "https://download.pytorch.org/whl"  # answered, never fetched from here
 
 
 machine = load(MACHINE, "machine_under_test")
+project_files = load(PROJECT_FILES, "project_under_test")
 
 
 def stand_in_tool(folder: Path, name: str, script: str) -> None:
@@ -99,7 +102,7 @@ def test_cuda_version_is_read_from_nvidia_smis_table() -> None:
 
 @given(st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}[A-Za-z0-9]", fullmatch=True))
 def test_canonical_names_agree_with_packaging(name: str) -> None:
-    assert machine.canonical_name(name) == canonicalize_name(name)
+    assert project_files.canonical_name(name) == canonicalize_name(name)
 
 
 def test_locked_versions_gather_every_version_by_canonical_name() -> None:
@@ -108,26 +111,26 @@ def test_locked_versions_gather_every_version_by_canonical_name() -> None:
         '[[package]]\nname = "torch"\nversion = "2.13.0"\n'
         '[[package]]\nname = "my-project"\nsource = { editable = "." }\n'
     )
-    assert machine.locked_versions(lock) == {"torch": {"2.13.0+cpu", "2.13.0"}}
+    assert project_files.locked_versions(lock) == {"torch": {"2.13.0+cpu", "2.13.0"}}
 
 
 def test_manager_and_build_extras_come_from_pyproject() -> None:
     uv_project = {"tool": {"uv": {"conflicts": [[{"extra": "cpu"}, {"extra": "cu130"}]]}}}
-    assert machine.manager(uv_project) == "uv"
-    assert machine.torch_extras(uv_project) == ["cpu", "cu130"]
-    assert machine.manager({"tool": {"pixi": {}}}) == "pixi"
-    assert machine.torch_extras({}) == []
+    assert project_files.manager(uv_project) == "uv"
+    assert project_files.torch_extras(uv_project) == ["cpu", "cu130"]
+    assert project_files.manager({"tool": {"pixi": {}}}) == "pixi"
+    assert project_files.torch_extras({}) == []
 
 
 def test_unreadable_toml_reads_as_empty(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project\n")
-    assert machine.read_toml(tmp_path / "pyproject.toml") == {}
-    assert machine.read_toml(tmp_path / "missing.toml") == {}
+    assert project_files.read_toml(tmp_path / "pyproject.toml") == {}
+    assert project_files.read_toml(tmp_path / "missing.toml") == {}
 
 
 def test_outer_environments_are_left_out() -> None:
     environ = {"VIRTUAL_ENV": "/copier/venv", "CONDA_PREFIX": "/conda", "UV_CACHE_DIR": "/c"}
-    assert machine.clean_environment(environ) == {"UV_CACHE_DIR": "/c"}
+    assert project_files.clean_environment(environ) == {"UV_CACHE_DIR": "/c"}
 
 
 # ── Switches ───────────────────────────────────────────────────────────────
@@ -219,52 +222,79 @@ def test_template_detection_uses_machine_pys_parsers_and_switches() -> None:
 
 
 def test_no_other_file_reads_the_driver_or_strips_the_environment() -> None:
-    """The /proc file, /dev/kfd and the outer-environment list are read in machine.py only."""
+    """The /proc file and /dev/kfd are read in machine.py only, the outer-environment list is
+    project.py's."""
     sources = [
         *ROOT.glob("extensions/*.py"),
         *ROOT.glob("tasks/*.py"),
         *(ROOT / "template").rglob("*.py"),
         *(ROOT / "template").rglob("*.py.jinja"),
     ]
-    for needle in ('Path("/proc/driver/nvidia', 'Path("/dev/kfd")', '"UV_RUN_RECURSION_DEPTH"'):
+    sources.append(MACHINE)  # its name does not end in .py
+    owners = {
+        'Path("/proc/driver/nvidia': MACHINE,
+        'Path("/dev/kfd")': MACHINE,
+        '"UV_RUN_RECURSION_DEPTH"': PROJECT_FILES,
+    }
+    for needle, owner in owners.items():
         holders = [p.relative_to(ROOT) for p in sources if needle in p.read_text()]
-        assert holders == [MACHINE.relative_to(ROOT)], needle
+        assert holders == [owner.relative_to(ROOT)], needle
 
 
 def test_the_tasks_use_machine_pys_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CONDA_PREFIX", "/somewhere/conda")
     assert "CONDA_PREFIX" not in common.clean_environment()
-    assert common.clean_environment() == machine.clean_environment(os.environ)
+    assert common.clean_environment() == project_files.clean_environment(os.environ)
 
 
-# ── Rendered: one machine module and one build table per project ──────────
+# ── Rendered: one machine module and one build table per PyTorch project ───
+
+GPU_FILES = ("machine.py", "builds.py", "smoke/torch_probe.py")  # PyTorch projects only
 
 
 @pytest.mark.parametrize("env_manager", ["uv", "pixi"])
-def test_every_project_gets_machine_py_as_written_and_the_set_up_script(
+def test_every_project_gets_project_py_as_written_and_the_set_up_script(
     rendered: Render, env_manager: str
 ) -> None:
     project = rendered(
         package_name="lab_tools", env_manager=env_manager, torch_index_url=PYTORCH_INDEX
     )
+    assert (project / "src/lab_tools/project.py").read_bytes() == PROJECT_FILES.read_bytes()
     assert (project / "src/lab_tools/machine.py").read_bytes() == MACHINE.read_bytes()
     assert (project / "scripts/setup_env.py").is_file()  # uv's and pixi's set-up alike
-    assert not (project / "src/lab_tools/smoke/builds.py").exists()
+    for name in GPU_FILES:
+        assert (project / "src/lab_tools" / name).is_file(), name
+
+
+@pytest.mark.parametrize("env_manager", ["uv", "pixi"])
+def test_a_numpy_project_has_no_cuda_table_and_no_gpu_probing(
+    rendered: Render, env_manager: str
+) -> None:
+    project = rendered(package_name="lab_tools", framework="none", env_manager=env_manager)
+    assert (project / "src/lab_tools/project.py").read_bytes() == PROJECT_FILES.read_bytes()
+    for name in GPU_FILES:
+        assert not (project / "src/lab_tools" / name).exists(), name
+    package = list((project / "src/lab_tools").rglob("*.py"))
+    for needle in ('"nvidia-smi"', "probe_nvidia", "CUDA_BUILDS", "import torch"):
+        holders = [p.name for p in package if needle in p.read_text()]
+        assert not holders, needle
 
 
 def test_the_rendered_build_table_is_the_templates(rendered: Render) -> None:
+    """builds.py holds the table only; machine.py's rule, applied to it, is the template's."""
     project = rendered(package_name="lab_tools")
-    builds = load(project / "src/lab_tools/builds.py", "builds_under_test")
-    table = {
-        name: (b.cuda, b.min_driver_linux, b.min_driver_windows, b.oldest_gpu, b.newest_gpu)
-        for name, b in builds.CUDA_BUILDS.items()
-    }
-    assert table == {
-        b.name: (b.cuda, b.min_driver_linux, b.min_driver_windows, b.oldest_gpu, b.newest_gpu)
-        for b in cuda.BUILDS
-        if b.cuda
-    }
+    source = (project / "src/lab_tools/builds.py").read_text()
+    assert "def " not in source  # no rule of its own
+    table: dict[str, object] = {}
+    exec(
+        source.replace("from .machine import CudaBuild", ""),
+        {"CudaBuild": machine.CudaBuild},
+        table,
+    )
+    builds = table["CUDA_BUILDS"]
+    assert builds == cuda.CUDA_TABLE
+    assert list(builds) == [b.name for b in cuda.BUILDS if b.cuda]  # oldest first
     for driver in ("470.256.02", "525.60.13", "560.35.03", "580.65.06"):
         for gpus in ((), ((7, 0),), ((9, 0),), ((12, 0),)):
             expected = cuda.newest_build_for(driver, gpus).name
-            assert builds.newest_build_for(driver, list(gpus)) == expected, (driver, gpus)
+            assert machine.newest_build_for(builds, driver, gpus) == expected, (driver, gpus)

@@ -17,14 +17,14 @@ import yaml
 from conftest import render
 from repo_review.processor import process
 
-from extensions import licenses
+from extensions import ci, licenses
 from extensions.tool_versions import PRE_COMMIT_HOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PYPROJECT: dict[str, Any] = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # The guide's checks this repository skips, by why ([tool.repo-review.ignore] gives each reason).
-NOT_MET = {"PY007", "PP002", "PP003", "GH100", "PC180"}  # PP003 follows from PP002
+NOT_MET = {"PP002", "PP003", "PC180"}  # PP003 follows from PP002
 BY_LOCAL_HOOKS = {"PC100", "PC110", "PC140", "PC160", "PC190"}
 NOT_APPLICABLE = {"PC170", "PC901", "PC902", "PC903"}  # no reStructuredText, no pre-commit.ci
 
@@ -107,3 +107,40 @@ def test_pre_commit_runs_the_generated_projects_hooks(tmp_path: Path) -> None:
             assert hook["entry"].split()[:2] == theirs[hook_id]["entry"].split()[:2], hook_id
         else:
             assert hook.get("additional_dependencies") == [PRE_COMMIT_HOOKS], hook_id
+
+
+def test_the_repository_workflow_pins_the_actions_the_generated_projects_pin() -> None:
+    """One pin per action: .github/workflows/ci.yml uses extensions/ci.py's ACTIONS verbatim."""
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
+    used = [line.split("uses: ", 1)[1] for line in workflow.splitlines() if "uses: " in line]
+    assert used, "the workflow uses no action"
+    assert set(used) <= set(ci.ACTIONS.values()), set(used) - set(ci.ACTIONS.values())
+
+
+def test_the_repository_workflow_runs_the_ci_entry_point() -> None:
+    """GitHub runs exactly .ci/run, the README's test command on a fresh machine."""
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    runs = [step.get("run", "") for step in workflow["jobs"]["suite"]["steps"]]
+    assert any(run.endswith("bash .ci/run") for run in runs), runs
+
+
+def test_the_repository_workflows_pass_zizmor() -> None:
+    result = tool("zizmor", "--offline", "--no-progress", "--pedantic", ".github")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_contributor_task_runs_a_tool_or_module_of_this_repository() -> None:
+    """`uv run poe <task>` (the guide's task runner): every command names what exists here."""
+    tasks = PYPROJECT["tool"]["poe"]["tasks"]
+    commands = [c for task in tasks.values() for c in task.get("sequence", [task.get("cmd")])]
+    for command in commands:
+        program, *rest = command.split()
+        if program == "python":
+            module = rest[1].replace(".", "/")
+            assert (ROOT / f"{module}.py").is_file() or (ROOT / module).is_dir(), command
+        elif program == "bash":
+            assert (ROOT / rest[0]).is_file(), command
+        else:
+            assert (BIN / program).is_file(), command
+    listed = tool("poe").stdout + tool("poe").stderr
+    assert all(name in listed for name in tasks), listed

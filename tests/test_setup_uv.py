@@ -113,9 +113,11 @@ def test_the_set_up_reads_the_driver_through_the_projects_machine_module(
     rendered: Render, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The switch the machine module honours decides the build: no rule of the script's own."""
-    project = rendered(framework="none", package_name="lab_tools")
+    project = rendered(package_name="lab_tools")
     script = setup_script(project, monkeypatch)
-    assert Path(script.machine.__file__) == project / "src" / "lab_tools" / "machine.py"
+    machine = script.load_module("machine")
+    assert Path(machine.__file__) == project / "src" / "lab_tools" / "machine.py"
+    assert Path(script.project_files.__file__) == project / "src" / "lab_tools" / "project.py"
     monkeypatch.setenv("COPIER_RESEARCH_DRIVER_VERSION", "580.65.06")
     monkeypatch.delenv("COPIER_RESEARCH_NO_GPU_DETECTION", raising=False)
-    assert script.machine.gpu_vendor() == "nvidia"
+    assert machine.gpu_vendor() == "nvidia"

@@ -449,8 +449,8 @@ def test_an_unknown_task_names_the_tasks(tmp_path: Path) -> None:
     result = run([sys.executable, str(TEMPLATE / "tasks"), "post_cpy"], tmp_path)
     assert result.returncode == 1
     assert (
-        "TASK is one of: dependency_merge, post_copy, post_update, pre_update, rename_answer"
-        in (result.stderr)
+        "TASK is one of: dependency_merge, kept_files, post_copy, post_update, pre_update, "
+        "rename_answer" in (result.stderr)
     )
 
 

@@ -1,3 +1,4 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
 # /// script
 # requires-python = ">=3.11"
 # dependencies = ["tomlkit>=0.13", "packaging>=24", "python-dotenv>=1"]
@@ -63,9 +64,9 @@ class StepFailed(Exception):
 
 
 def load_module(name: str) -> ModuleType:
-    """src/<package>/<name>.py loaded from its file: machine.py (the machine facts),
-    platforms.py (the platforms a lock can target), exits.py (the exit statuses of the
-    project's commands).
+    """src/<package>/<name>.py loaded from its file: project.py (what the project's files
+    say), machine.py (the GPU drivers; PyTorch projects only), platforms.py (the platforms a
+    lock can target), exits.py (the exit statuses of the project's commands).
 
     Not imported as `<package>.<name>`: the package is not installed yet, and importing it
     would run its __init__.py, which may need what is not installed. These modules need
@@ -85,7 +86,7 @@ def load_module(name: str) -> ModuleType:
     return module
 
 
-machine = load_module("machine")
+project_files = load_module("project")
 exits = load_module("exits")
 
 
@@ -108,7 +109,7 @@ try:  # `uv run` installs these (the header above); a pixi project's set-up need
     from packaging.version import Version
     from tomlkit.items import StringType
 except ModuleNotFoundError:
-    if machine.manager(machine.read_toml(PROJECT / "pyproject.toml")) != "pixi":
+    if project_files.manager(project_files.read_toml(PROJECT / "pyproject.toml")) != "pixi":
         sys.exit("Run it with uv, which installs what it needs:\n    uv run scripts/setup_env.py")
 
 RESUME = "uv run scripts/setup_env.py --from {step}"
@@ -284,7 +285,7 @@ def requirements_in(document: Mapping[str, Any]) -> Iterator[str]:
         yield from (item for item in array if isinstance(item, str))
 
 
-locked_versions = machine.locked_versions  # the smoke test reads uv.lock the same way
+locked_versions = project_files.locked_versions  # the smoke test reads uv.lock the same way
 
 
 def locked_version(
@@ -410,7 +411,7 @@ def uv_environment() -> dict[str, str]:
     """
     settings = dotenv_values(PROJECT / ".env") if (PROJECT / ".env").is_file() else {}
     from_file = {k: v for k, v in settings.items() if k.startswith("UV_") and v}
-    outside: dict[str, str] = machine.clean_environment()
+    outside: dict[str, str] = project_files.clean_environment()
     return from_file | outside
 
 
@@ -881,8 +882,8 @@ def _pyproject() -> str:
 
 
 def torch_extras(pyproject_text: str) -> list[str]:
-    """The build extras (cpu and the GPU build), as machine.py reads them."""
-    extras: list[str] = machine.torch_extras(tomllib.loads(pyproject_text))
+    """The build extras (cpu and the GPU build), as project.py reads them."""
+    extras: list[str] = project_files.torch_extras(tomllib.loads(pyproject_text))
     return extras
 
 
@@ -911,7 +912,7 @@ def chosen_extra() -> str | None:
     if not extras:
         return None
     requested = os.environ.get("TORCH_EXTRA") or dotenv_values(PROJECT / ".env").get("TORCH_EXTRA")
-    gpu: str | None = machine.gpu_vendor()
+    gpu: str | None = load_module("machine").gpu_vendor()
     extra = choose_extra(extras, requested or "", gpu)
     if requested:
         why = "TORCH_EXTRA"
@@ -1501,11 +1502,8 @@ def realm(url: str) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def opened(source: str, credentials: Mapping[str, str]) -> BinaryIO:
@@ -1926,10 +1924,11 @@ def override_hint(cuda: str) -> str:
 def set_up_pixi(pixi_table: Mapping[str, Any]) -> int:
     print("==> Creating .env from .env.example", flush=True)
     create_env_file()
-    env: dict[str, str] = machine.clean_environment()
+    env: dict[str, str] = project_files.clean_environment()
     cuda = declared_cuda(pixi_table)
     # The CUDA platform's version, when this machine has no NVIDIA driver to install it for.
-    cuda_without_driver = cuda if cuda is not None and machine.nvidia().driver is None else None
+    no_driver = cuda is not None and load_module("machine").nvidia().driver is None
+    cuda_without_driver = cuda if no_driver else None
     if shutil.which("pixi") is None:
         print("\n!!  pixi is not on PATH, so the environment is not installed yet.")
         print(PIXI_INSTALL_HINT)
@@ -2003,8 +2002,8 @@ def main(argv: list[str] | None = None) -> int:
         help="only this PyTorch build extra (repeatable; default: every build)",
     )
     args = parser.parse_args(argv)
-    pyproject = machine.read_toml(PROJECT / "pyproject.toml")
-    if machine.manager(pyproject) == "pixi":
+    pyproject = project_files.read_toml(PROJECT / "pyproject.toml")
+    if project_files.manager(pyproject) == "pixi":
         if args.command == "upgrade":
             print("!!  A pixi project upgrades with `pixi update`.", file=sys.stderr)
             return Exit.USAGE

@@ -1,3 +1,4 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
 """Bundles: a finished run as one archive that a reviewer can check and rebuild without us.
 
     scripts/bundle.py outputs/train_example/<run>     # writes artifacts/<name>.tar.gz
@@ -91,11 +92,8 @@ def sha256_bytes(data: bytes) -> str:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 # ── SHA256SUMS, as `sha256sum` writes and checks it ────────────────────────

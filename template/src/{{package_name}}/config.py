@@ -1,3 +1,4 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
 """Project settings: the .env file at the project root and the folders it names."""
 
 from __future__ import annotations

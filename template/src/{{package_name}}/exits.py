@@ -1,3 +1,4 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
 """Exit statuses of the project's commands: one table for all of them (README, "Exit statuses").
 
 The set-up (scripts/setup_env.py), the run scripts, scripts/compare_runs.py and
