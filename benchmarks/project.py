@@ -40,7 +40,7 @@ def set_up(setup: Setup, destination: Path, extra: dict[str, str]) -> Path:
 def help_command(project: Path, script: Path) -> list[str]:
     """`uv run [--locked] scripts/<script> --help`, as a user types it (a script with its own
     dependencies, setup_env.py, has no lock of the project's to hold to)."""
-    inline = script.read_text().startswith("# /// script")
+    inline = "# /// script" in script.read_text().splitlines()
     return ["uv", "run", *([] if inline else ["--locked"]), f"scripts/{script.name}", "--help"]
 
 

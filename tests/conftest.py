@@ -236,7 +236,7 @@ def imported_by_help(project: Path, script: str) -> set[str]:
     environment); the --help must succeed."""
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
     # A script with its own dependencies (setup_env.py's `# /// script`) has no lock to hold to.
-    inline = (project / "scripts" / script).read_text().startswith("# /// script")
+    inline = "# /// script" in (project / "scripts" / script).read_text().splitlines()
     locked = [] if inline else ["--locked"]
     result = run(["uv", "run", *locked, f"scripts/{script}", "--help"], project, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
