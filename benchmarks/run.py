@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import fixtures, machine, report, scenarios
+from . import fixtures, machine, project, report, scenarios
 from .paths import COPIER, Setup, copier_copy, dependencies_of
 from .process import CommandFailed, timed, user_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASURES = ("e2e", "render", "update", "disk", "cold")
+MEASURES = ("e2e", "render", "update", "pytest", "help", "disk", "cold")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -126,6 +126,10 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         results["render"] = scenarios.render_only(setup, work / "render", args.runs, installed)
     if "update" in only:
         results["update"] = scenarios.update(setup, work / "update", args.runs, installed)
+    if "pytest" in only:  # first: a new project, whose first test run is measured
+        results["pytest"] = project.project_tests(setup, work / "projects", args.runs)
+    if "help" in only:
+        results["help"] = project.scripts_help(setup, work / "projects", args.runs)
     if "disk" in only:
         made = sorted(e2e.glob("template-*")) if e2e.is_dir() else []
         results["disk"] = scenarios.disk_use(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -305,6 +306,26 @@ def import_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, **kwargs)
+
+
+# What a generated script must not import to answer --help: each takes seconds to import.
+HEAVY_PACKAGES = frozenset({"torch", "numpy", "mlflow", "wandb", "tensorboardX"})
+
+
+def imported_by_help(project: Path, script: str) -> set[str]:
+    """The top-level packages `uv run [--locked] scripts/<script> --help` imports, as Python's
+    own import log says (PYTHONPROFILEIMPORTTIME, which also reaches a script's own
+    environment); the --help must succeed."""
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    # A script with its own dependencies (setup_env.py's `# /// script`) has no lock to hold to.
+    inline = "# /// script" in (project / "scripts" / script).read_text().splitlines()
+    locked = [] if inline else ["--locked"]
+    result = run(["uv", "run", *locked, f"scripts/{script}", "--help"], project, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "usage:" in result.stdout, result.stdout
+    names = re.findall(r"^import time:[^|]*\|[^|]*\|\s*(\S+)\s*$", result.stderr, re.M)
+    assert names, "no import log: PYTHONPROFILEIMPORTTIME did not reach the script"
+    return {name.split(".")[0] for name in names}
 
 
 def default_ctrl_c() -> None:

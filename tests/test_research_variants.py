@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import pytest
 import yaml
-from conftest import TEMPLATE, git, render, run
+from conftest import HEAVY_PACKAGES, TEMPLATE, git, imported_by_help, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -105,6 +105,17 @@ def test_every_import_is_a_declared_dependency(project_of: ProjectOf, variant: s
 
 
 # ── Trackers, offline ─────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_script_answers_help_without_importing_its_tracker(
+    project_of: ProjectOf, variant: str
+) -> None:
+    """--help is read before the tracker's package (seconds to import for MLflow, W&B) is."""
+    project = project_of(variant)
+    scripts = sorted(path.name for path in (project / "scripts").glob("*.py"))
+    heavy = {script: imported_by_help(project, script) & HEAVY_PACKAGES for script in scripts}
+    assert {script: found for script, found in heavy.items() if found} == {}
 
 
 @pytest.fixture(scope="module")

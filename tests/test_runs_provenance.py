@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEMPLATE, git, render, run
+from conftest import HEAVY_PACKAGES, TEMPLATE, git, imported_by_help, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -141,6 +141,14 @@ def test_help_of_each_script_is_whole(project: Path) -> None:
         result = run(["uv", "run", "--locked", f"scripts/{script}", "--help"], project)
         assert result.returncode == 0, result.stderr
         assert opening in " ".join(result.stdout.split()), result.stdout
+
+
+def test_every_script_answers_help_without_importing_numpy(project: Path) -> None:
+    """--help is read before NumPy is imported, in every script of a project without PyTorch."""
+    scripts = sorted(path.name for path in (project / "scripts").glob("*.py"))
+    assert "train_example.py" in scripts
+    heavy = {script: imported_by_help(project, script) & HEAVY_PACKAGES for script in scripts}
+    assert {script: found for script, found in heavy.items() if found} == {}
 
 
 # ── Provenance ────────────────────────────────────────────────────────────

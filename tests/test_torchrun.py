@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run
+from conftest import HEAVY_PACKAGES, imported_by_help, run
 
 # One worker generates the project and runs the three trainings the tests read.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("torchrun")]
@@ -99,3 +99,11 @@ def test_help_shows_each_setting_plainly(torch_project: Path) -> None:
     assert "--batch-size int samples per process and step; allowed: a whole number above 0" in (
         shown
     )
+
+
+def test_every_script_answers_help_without_importing_pytorch(torch_project: Path) -> None:
+    """--help is read before PyTorch is imported (a second or more), in every script."""
+    scripts = sorted(path.name for path in (torch_project / "scripts").glob("*.py"))
+    assert {"train.py", "train_example.py", "smoke_test.py"} <= set(scripts)
+    heavy = {script: imported_by_help(torch_project, script) & HEAVY_PACKAGES for script in scripts}
+    assert {script: found for script, found in heavy.items() if found} == {}

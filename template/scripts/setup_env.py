@@ -924,12 +924,40 @@ def chosen_extra() -> str | None:
     return extra
 
 
+CHECKED_TOOLS = ("pytest", "ruff", "mypy")  # the project's own checks (README, "Checks")
+
+
 def check() -> None:
+    """The smoke test (one PyTorch import, in one process), and each of the project's own
+    checks must at least start. The tools start beside the smoke test: they are independent
+    of it, and its first import of PyTorch keeps one core busy."""
     lock_text()  # there is one
-    run([uv(), "run", "--locked", "scripts/smoke_test.py", "--quick"])
-    # The project's own checks (README, "Checks") must at least start.
-    for tool in ("pytest", "ruff", "mypy"):
-        run([uv(), "run", "--locked", tool, "--version"])
+    env = uv_environment()
+    starts = [
+        subprocess.Popen(
+            [uv(), "run", "--locked", tool, "--version"],
+            cwd=PROJECT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for tool in CHECKED_TOOLS
+    ]
+    try:
+        run([uv(), "run", "--locked", "scripts/smoke_test.py", "--quick"])
+    finally:
+        said = [process.communicate()[0] for process in starts]
+    for tool, process, output in zip(CHECKED_TOOLS, starts, said, strict=True):
+        print(output, end="", flush=True)
+        if process.returncode != 0:
+            lines = [f"    {line}" for line in output.splitlines()[-8:]] or ["    (no output)"]
+            raise StepFailed(
+                f"'uv run --locked {tool} --version' exited with {process.returncode}:\n"
+                + "\n".join(lines),
+                output=output,
+            )
 
 
 @dataclass(frozen=True)
