@@ -308,6 +308,25 @@ def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedPro
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False, **kwargs)
 
 
+def copier_cli(*args: str, cwd: Path) -> tuple[int, str]:
+    """Copier's own command line, as a researcher runs it: (exit status, its output)."""
+    result = run([sys.executable, "-m", "copier", *args], cwd)
+    return result.returncode, result.stdout + result.stderr
+
+
+def copy_numpy_project(releases: Path, root: Path, ref: str = "v0.1.0") -> Path:
+    """A NumPy project (`Plain Numbers`, by Ada) copied and set up from the release `ref` of
+    the template clone `releases`, through Copier's command line."""
+    answers = ["project_name=Plain Numbers", "author_name=Ada", "framework=none"]
+    code, output = copier_cli(
+        "copy", "--trust", "--defaults", "-r", ref,
+        *(f"--data={answer}" for answer in answers), str(releases), str(root / "project"),
+        cwd=root,
+    )  # fmt: skip
+    assert code == 0 and "Environment ready" in output, output
+    return root / "project"
+
+
 # What a generated script must not import to answer --help: each takes seconds to import.
 HEAVY_PACKAGES = frozenset({"torch", "numpy", "mlflow", "wandb", "tensorboardX"})
 

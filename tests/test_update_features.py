@@ -18,14 +18,22 @@ check that rule directly, for every feature (SLURM and the framework too).
 from __future__ import annotations
 
 import fnmatch
-import sys
 from pathlib import Path
 from typing import Any
 
 import copier
 import pytest
 import yaml
-from conftest import BASE_ANSWERS, TEMPLATE, git, release, run, template_clone
+from conftest import (
+    BASE_ANSWERS,
+    TEMPLATE,
+    copier_cli,
+    copy_numpy_project,
+    git,
+    release,
+    run,
+    template_clone,
+)
 from test_update import edit, user_copy
 
 from extensions import starters
@@ -61,22 +69,9 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clone
 
 
-def copier_cli(*args: str, cwd: Path) -> tuple[int, str]:
-    result = run([sys.executable, "-m", "copier", *args], cwd)
-    return result.returncode, result.stdout + result.stderr
-
-
 @pytest.fixture(scope="module")
 def generated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("generated")
-    answers = ["project_name=Plain Numbers", "author_name=Ada", "framework=none"]
-    code, output = copier_cli(
-        "copy", "--trust", "--defaults", "-r", "v0.1.0",
-        *(f"--data={answer}" for answer in answers), str(releases), str(root / "project"),
-        cwd=root,
-    )  # fmt: skip
-    assert code == 0 and "Environment ready" in output, output
-    return root / "project"
+    return copy_numpy_project(releases, tmp_path_factory.mktemp("generated"))
 
 
 def update(project: Path, *args: str) -> tuple[int, str]:

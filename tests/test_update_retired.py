@@ -11,11 +11,10 @@ and is named (tasks/kept_files.py), and the project's own checks pass.
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, release, run, template_clone
+from conftest import copier_cli, copy_numpy_project, git, release, run, template_clone
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-retired")]
 
@@ -24,11 +23,6 @@ BEFORE = "4690f6e1a244926bfadbbb10ba90dc571e13cf54"
 PACKAGE = "plain_numbers"
 USER_FUNCTION = '\n\ndef lab_gpus() -> list[str]:\n    """Our cluster\'s cards."""\n    return []\n'
 RETIRED = ("machine.py", "builds.py")
-
-
-def copier_cli(*args: str, cwd: Path) -> tuple[int, str]:
-    result = run([sys.executable, "-m", "copier", *args], cwd)
-    return result.returncode, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +40,7 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes, str]:
     """(the project after the update, its machine.py before, the update's output)."""
-    root = tmp_path_factory.mktemp("generated")
-    answers = ["project_name=Plain Numbers", "author_name=Ada", "framework=none"]
-    code, output = copier_cli(
-        "copy", "--trust", "--defaults", "-r", "v0.1.0",
-        *(f"--data={answer}" for answer in answers), str(releases), str(root / "project"),
-        cwd=root,
-    )  # fmt: skip
-    project = root / "project"
-    assert code == 0 and "Environment ready" in output, output
+    project = copy_numpy_project(releases, tmp_path_factory.mktemp("generated"))
     package = project / "src" / PACKAGE
     assert all((package / name).is_file() for name in RETIRED)  # the old release wrote them
     with (package / "machine.py").open("a") as machine:
