@@ -298,3 +298,14 @@ def test_the_rendered_build_table_is_the_templates(rendered: Render) -> None:
         for gpus in ((), ((7, 0),), ((9, 0),), ((12, 0),)):
             expected = cuda.newest_build_for(driver, gpus).name
             assert machine.newest_build_for(builds, driver, gpus) == expected, (driver, gpus)
+
+
+@pytest.mark.parametrize("build", [b for b in cuda.BUILDS if b.is_gpu], ids=lambda b: b.name)
+def test_each_gpu_build_of_the_table_is_chosen_for_its_vendors_driver(build: cuda.Build) -> None:
+    """machine.py's rule (which extra a GPU driver takes) holds for every build the template
+    offers: a CUDA build for an NVIDIA driver, a ROCm build for an AMD one, cpu otherwise."""
+    vendor, other = ("nvidia", "amd") if build.cuda else ("amd", "nvidia")
+    extras = ["cpu", build.name]
+    assert machine.extra_for_gpu(extras, vendor) == build.name
+    assert machine.extra_for_gpu(extras, other) == "cpu"
+    assert machine.extra_for_gpu(extras, None) == "cpu"

@@ -88,14 +88,14 @@ def test_the_sync_installs_the_build_for_this_machines_gpu_driver(
     gpu: str | None,
     installed: str,
 ) -> None:
-    script = setup_script(rendered(framework="none"), monkeypatch)
+    script = setup_script(rendered(), monkeypatch)
     assert script.choose_extra(extras, "", gpu) == installed
 
 
 def test_torch_extra_in_the_env_file_chooses_the_build(
     rendered: Render, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = setup_script(rendered(framework="none"), monkeypatch)
+    script = setup_script(rendered(), monkeypatch)
     assert script.choose_extra(["cpu", "cu130"], "cpu", "nvidia") == "cpu"
     with pytest.raises(script.StepFailed, match="TORCH_EXTRA=cu126 is not one of"):
         script.choose_extra(["cpu", "cu130"], "cu126", "nvidia")

@@ -896,8 +896,8 @@ def choose_extra(extras: list[str], requested: str, gpu: str | None) -> str:
                 f"({', '.join(extras)}). Fix it in .env."
             )
         return requested
-    prefix = {"nvidia": "cu", "amd": "rocm"}.get(gpu or "", "no GPU build")
-    return next((extra for extra in extras if extra.startswith(prefix)), "cpu")
+    extra: str = load_module("machine").extra_for_gpu(extras, gpu)  # a PyTorch project's
+    return extra
 
 
 def sync() -> None:
