@@ -185,6 +185,7 @@ class Plan:
     torch_build: cuda.Build | None
     torch_build_platforms: str | None  # the targeted platforms the build serves, in words
     torch_cpu_platforms: str | None  # those that take the CPU build instead ("" for none)
+    recipe_markers: dict[str, str]  # README: the marker each package built on PyTorch takes
     pixi: pixi.PixiPlan | None
     # 4. Installation
     ci: ci.Commands
@@ -264,6 +265,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
     torch_build = torch.build if torch else None
     torch_build_platforms = torch.build_platforms if torch else None
     torch_cpu_platforms = torch.cpu_platforms if torch else None
+    recipe_markers = torch_index.recipe_markers([p.name for p in target_platforms])
 
     # 3. pixi takes over PyTorch's routing: the uv side is withdrawn.
     pixi_plan = None
@@ -346,6 +348,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
         torch_build=torch_build,
         torch_build_platforms=torch_build_platforms,
         torch_cpu_platforms=torch_cpu_platforms,
+        recipe_markers=recipe_markers,
         pixi=pixi_plan,
         ci=ci_commands,
         ci_runner=ci_runner,

@@ -180,6 +180,31 @@ def platforms_marker(names: Sequence[str], among: Sequence[str] | None = None) -
     return " or ".join(parts)
 
 
+# The platforms the README's recipes add the packages built on PyTorch for: those with wheels
+# (flash-attn builds on Linux only), xformers held to Linux x86_64 as the recipe is tested.
+RECIPE_PLATFORMS: dict[str, tuple[str, ...]] = {
+    "xformers": ("linux-x86_64",),
+    "vllm": ("linux-x86_64", "linux-aarch64"),
+    "flash-attn": ("linux-x86_64", "linux-aarch64"),
+}
+
+
+def requirement_marker(platforms: Sequence[str], targets: Sequence[str]) -> str:
+    """`; <marker>` that adds a package made for `platforms` only to a lock for `targets`
+    (the `platforms` answer); empty when the package serves every target."""
+    served = [name for name in targets if name in platforms]
+    if len(served) == len(targets):
+        return ""
+    return "; " + (platforms_marker(served, targets) if served else platforms_marker(platforms))
+
+
+def recipe_markers(targets: Sequence[str]) -> dict[str, str]:
+    """Each recipe package's marker for a lock made for `targets`."""
+    return {
+        name: requirement_marker(made_for, targets) for name, made_for in RECIPE_PLATFORMS.items()
+    }
+
+
 def torch_plan(base: str, choice: torch_releases.TorchChoice) -> TorchPlan:
     """Route torch and its companions, per platform, to the indexes the choice names.
 

@@ -668,3 +668,26 @@ def test_the_copied_table_has_no_platform_the_template_lacks() -> None:
     """setup_env.py keeps no table of its own any more (it had one that duplicated it)."""
     source = (TEMPLATE / "template" / "scripts" / "setup_env.py").read_text()
     assert "PYTHON_PLATFORMS" not in source and "x86_64-manylinux_2_28" not in source
+
+
+LINUX = "; sys_platform == 'linux'"
+LINUX_X86 = "; sys_platform == 'linux' and platform_machine == 'x86_64'"
+
+
+@pytest.mark.parametrize(
+    ("made_for", "targets", "marker"),
+    [
+        (("linux-x86_64", "linux-aarch64"), tuple(ALL_PLATFORMS), LINUX),
+        (("linux-x86_64", "linux-aarch64"), ("linux-x86_64",), ""),
+        (("linux-x86_64", "linux-aarch64"), ("macos-arm64",), LINUX),  # serves none of them
+        (("linux-x86_64",), tuple(ALL_PLATFORMS), LINUX_X86),
+        (("linux-x86_64",), ("linux-x86_64", "linux-aarch64"), LINUX_X86),
+        (("linux-x86_64",), ("linux-x86_64", "macos-arm64"), LINUX),  # the only Linux target
+        (("linux-x86_64",), ("linux-aarch64",), LINUX_X86),
+    ],
+)
+def test_a_package_made_for_some_platforms_takes_the_marker_the_lock_needs(
+    made_for: tuple[str, ...], targets: tuple[str, ...], marker: str
+) -> None:
+    """The README's recipes (xformers, vllm, flash-attn) add each package with this marker."""
+    assert torch_index.requirement_marker(made_for, targets) == marker
