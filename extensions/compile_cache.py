@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import os
 import sys
 import types
 from collections.abc import Callable, Hashable, Mapping
@@ -45,8 +46,14 @@ def _store() -> dict[Hashable, Any]:
     return compiled
 
 
-@functools.cache
 def _file_digest(path: str) -> str:
+    """The file's content, as a digest read once per version of the file."""
+    status = os.stat(path)
+    return _content_digest(path, status.st_mtime_ns, status.st_size)
+
+
+@functools.cache
+def _content_digest(path: str, modified: int, size: int) -> str:
     with open(path, "rb") as file:
         return hashlib.sha1(file.read()).hexdigest()
 
