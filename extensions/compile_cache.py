@@ -13,7 +13,8 @@ the same source to the same code when everything compiling reads is the same:
 - the filters and tests themselves: the optimizer calls them on constant arguments at
   compile time. Each is identified by its file's content and its qualified name, so the same
   filters.py in two clones of one release counts as the same, and a release that changed it
-  does not.
+  does not. A filter that reads the machine (git's config) takes the context, which Jinja
+  never calls while compiling (extensions/gitconfig.py).
 
 The code keeps the file name it was compiled under (tracebacks name the file); a hit for
 another file (the same file in another clone) gets its own copy relabelled with that name.

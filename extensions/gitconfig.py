@@ -1,9 +1,18 @@
-"""Defaults read from the user's git configuration, and where they came from."""
+"""Defaults read from the user's git configuration, and where they came from.
+
+The filters take the render's context, which they do not use, so that Jinja calls them at
+each render: a filter without it is called while compiling when its argument is a constant
+(`'user.name' | git_config`), and the compiled code is shared across renders
+(extensions/compile_cache.py).
+"""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 
 def git_config(key: str) -> str:
@@ -24,4 +33,14 @@ def git_config_source(key: str) -> str:
     return f"no default: git config {key} is not set here"
 
 
-FILTERS = {"git_config": git_config, "git_config_source": git_config_source}
+@pass_context
+def _git_config_filter(_context: Context, key: str) -> str:
+    return git_config(key)
+
+
+@pass_context
+def _git_config_source_filter(_context: Context, key: str) -> str:
+    return git_config_source(key)
+
+
+FILTERS = {"git_config": _git_config_filter, "git_config_source": _git_config_source_filter}

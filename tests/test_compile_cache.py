@@ -12,9 +12,9 @@ import traceback
 from pathlib import Path
 
 import pytest
-from jinja2 import Environment, FileSystemLoader, TemplateSyntaxError
+from jinja2 import Environment, FileSystemLoader, TemplateAssertionError, TemplateSyntaxError
 
-from extensions import compile_cache
+from extensions import compile_cache, gitconfig
 
 
 def cached_environment(**settings: str) -> Environment:
@@ -53,22 +53,27 @@ def test_environments_alike_share_the_compiled_code() -> None:
     assert first.compile("{{ y }} and {{ z }}") is second.compile("{{ y }} and {{ z }}")
 
 
-def shout(text: str) -> str:
-    return text.upper() + "!"
+def test_the_filters_that_read_git_run_at_each_render(tmp_path: Path) -> None:
+    # Jinja calls a filter on a constant while compiling (`'user.name' | git_config`), and
+    # the code is shared: these filters take the context, so that each render calls them.
+    source = "{{ 'user.name' | git_config }} ({{ 'user.name' | git_config_source }})"
+    config = tmp_path / "gitconfig"
+    for name in ("Ada", "Grace"):
+        config.write_text(f"[user]\n\tname = {name}\n")
+        environment = cached_environment()
+        environment.filters.update(gitconfig.FILTERS)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("GIT_CONFIG_GLOBAL", str(config))
+            rendered = environment.from_string(source).render()
+        assert rendered == f"{name} (default: git config user.name)"
 
 
-def whisper(text: str) -> str:
-    return text.lower() + "..."
-
-
-def test_environments_whose_filters_differ_do_not_share_folded_constants() -> None:
-    # The optimizer calls a filter on constant arguments while compiling: the code holds
-    # its result, so a filter of another name or file must compile the source again.
-    loud, quiet = cached_environment(), cached_environment()
-    loud.filters["tone"] = shout
-    quiet.filters["tone"] = whisper
-    assert loud.from_string('{{ "Hi" | tone }}').render() == "HI!"
-    assert quiet.from_string('{{ "Hi" | tone }}').render() == "hi..."
+def test_a_filter_unknown_to_an_environment_is_an_error_there() -> None:
+    known = cached_environment()
+    known.filters["tone"] = str.upper
+    assert known.from_string('{{ "hi" | tone }}').render() == "HI"
+    with pytest.raises(TemplateAssertionError, match="tone"):
+        cached_environment().from_string('{{ "hi" | tone }}')
 
 
 def test_a_file_compiled_before_in_another_folder_names_its_own_file(tmp_path: Path) -> None:
