@@ -38,7 +38,6 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from research_kit.setup import pins
 
-
 # ── Hide and restore ───────────────────────────────────────────────────────
 
 

@@ -13,6 +13,7 @@ from dotenv import dotenv_values
 from .steps import (
     PROJECT,
     StepFailed,
+    exited,
     load_module,
     lock_text,
     read_pyproject,
@@ -93,9 +94,5 @@ def check() -> None:
     for tool, process, output in zip(CHECKED_TOOLS, starts, said, strict=True):
         print(output, end="", flush=True)
         if process.returncode != 0:
-            lines = [f"    {line}" for line in output.splitlines()[-8:]] or ["    (no output)"]
-            raise StepFailed(
-                f"'uv run --locked {tool} --version' exited with {process.returncode}:\n"
-                + "\n".join(lines),
-                output=output,
-            )
+            command = f"uv run --locked {tool} --version"
+            raise exited(command, process.returncode, output.splitlines())

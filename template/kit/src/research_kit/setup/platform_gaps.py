@@ -206,15 +206,23 @@ def _platform_gap(output: str, platform: Any) -> PlatformGap | None:
 def target_platforms(pyproject_text: str) -> list[Any]:
     """The platforms (records of src/<package>/platforms.py) that [tool.uv]
     required-environments names, in the table's order."""
+    markers = required_environments(pyproject_text)
+    return [p for p in platform_table() if any(selects(marker, p) for marker in markers)]
+
+
+def unchecked_markers(pyproject_text: str) -> list[str]:
+    """required-environments entries that select none of the platforms the set-up knows."""
+    known = platform_table()
+    markers = required_environments(pyproject_text)
+    return [m for m in markers if not any(selects(m, p) for p in known)]
+
+
+def required_environments(pyproject_text: str) -> list[str]:
     uv_table = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {})
-    markers = [Marker(text) for text in uv_table.get("required-environments", [])]
-    return [
-        platform
-        for platform in platform_table()
-        if any(
-            m.evaluate(
-                {"sys_platform": platform.sys_platform, "platform_machine": platform.machine}
-            )
-            for m in markers
-        )
-    ]
+    return list(uv_table.get("required-environments", []))
+
+
+def selects(marker: str, platform: Any) -> bool:
+    """Whether a marker of required-environments selects `platform`."""
+    environment = {"sys_platform": platform.sys_platform, "platform_machine": platform.machine}
+    return Marker(marker).evaluate(environment)

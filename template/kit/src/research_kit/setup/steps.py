@@ -138,13 +138,14 @@ def run(command: list[str]) -> None:
         gap = platform_gap("\n".join(said))
         if gap is not None:
             raise StepFailed(*gap)
-        output = "\n".join(f"    {line}" for line in said[-8:]) or "    (no output)"
         shown = " ".join([Path(command[0]).name, *command[1:]])
-        raise StepFailed(
-            f"'{shown}' exited with {code}:\n{output}",
-            DAMAGED_LOCK_HINT if damaged_lock else "",
-            output="\n".join(said),
-        )
+        raise exited(shown, code, said, DAMAGED_LOCK_HINT if damaged_lock else "")
+
+
+def exited(command: str, code: int, said: Sequence[str], hint: str = "") -> StepFailed:
+    """The failure of a command that exited with `code`, with the end of what it said."""
+    shown = "\n".join(f"    {line}" for line in said[-8:]) or "    (no output)"
+    return StepFailed(f"'{command}' exited with {code}:\n{shown}", hint, output="\n".join(said))
 
 
 def platform_table() -> list[Any]:

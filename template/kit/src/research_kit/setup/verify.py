@@ -5,21 +5,17 @@ each platform (and build extra), before anything is installed."""
 from __future__ import annotations
 
 import subprocess
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.markers import Marker
-
 from .install import torch_extras
 from .lock import pin
-from .platform_gaps import platform_gap, target_platforms
+from .platform_gaps import platform_gap, target_platforms, unchecked_markers
 from .steps import (
     PROJECT,
     StepFailed,
     lock_text,
-    platform_table,
     read_pyproject,
     run,
     uv,
@@ -71,20 +67,6 @@ def lock_problems() -> list[LockProblem]:
         LockProblem(platform, extra, problem)
         for (platform, extra), problem in zip(cases, problems, strict=True)
         if problem
-    ]
-
-
-def unchecked_markers(pyproject_text: str) -> list[str]:
-    """required-environments entries that select none of the platforms the set-up knows."""
-    uv_table = tomllib.loads(pyproject_text).get("tool", {}).get("uv", {})
-    known = platform_table()
-    return [
-        text
-        for text in uv_table.get("required-environments", [])
-        if not any(
-            Marker(text).evaluate({"sys_platform": p.sys_platform, "platform_machine": p.machine})
-            for p in known
-        )
     ]
 
 

@@ -447,8 +447,7 @@ def write_wheelhouse(folder: Path, names: Sequence[str], extras: Sequence[str]) 
         each: list[str | None] = [*chosen_extras] or [None]  # None: the one build
         with tempfile.TemporaryDirectory() as scratch:
             exports = [export_lock(extra, Path(scratch) / f"{extra}.txt") for extra in each]
-        lock_text = (PROJECT / "uv.lock").read_text(encoding="utf-8")
-        files, problems = files_to_carry(lock_text, exports, platforms, python)
+        files, problems = files_to_carry(lock_text(), exports, platforms, python)
         if problems:
             raise StepFailed(
                 "uv.lock cannot be carried:\n" + "\n".join(f"      {p}" for p in problems)
@@ -475,8 +474,8 @@ def write_wheelhouse(folder: Path, names: Sequence[str], extras: Sequence[str]) 
             script.write_text(start_script(requirements, state["python"]), encoding="utf-8")
             run([uv(), "lock", "--script", str(script)])
             export = export_lock(None, Path(scratch) / "start.txt", script=script)
-            lock_text = Path(f"{script}.lock").read_text(encoding="utf-8")
-        files, problems = files_to_carry(lock_text, [export], platforms, state["python"])
+            script_lock = Path(f"{script}.lock").read_text(encoding="utf-8")
+        files, problems = files_to_carry(script_lock, [export], platforms, state["python"])
         if problems:
             raise StepFailed(
                 "The set-up's own packages cannot be carried:\n"
