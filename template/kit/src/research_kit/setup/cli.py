@@ -90,16 +90,14 @@ def main(argv: list[str] | None = None) -> int:
             pixi_project(args, pyproject["tool"]["pixi"])
         else:
             uv_project(args)
-    except InvalidProject as error:
-        said = exits.message(str(error), error.hint) if error.hint else f"!!  {error}"
-        print(said, file=sys.stderr)
-        return int(exits.Exit.USAGE)
-    except StepFailed as error:
-        if pixi:  # its own words, on stdout, as pixi's are
+    except (InvalidProject, StepFailed) as error:
+        failed = isinstance(error, StepFailed)
+        if failed and pixi:  # in pixi's set-up's own words, on stdout
             print(f"\n!!  {error}\n{error.hint}", flush=True)
-        elif not error.reported:
-            print(exits.message(str(error), error.hint or "Run it again."), file=sys.stderr)
-        return int(exits.Exit.FAILED)
+        elif not (isinstance(error, StepFailed) and error.reported):  # run_steps said it
+            said = exits.message(str(error), error.hint) if error.hint else f"!!  {error}"
+            print(said, file=sys.stderr)
+        return int(exits.Exit.FAILED if failed else exits.Exit.USAGE)
     except KeyboardInterrupt:
         return int(exits.Exit.INTERRUPTED)
     return int(exits.Exit.OK)
@@ -120,7 +118,9 @@ def uv_project(args: argparse.Namespace) -> None:
         from .pins import check_pyproject
         from .upgrade import upgrade
         from .wheelhouse import wheelhouse_steps, write_wheelhouse
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as missing:
+        if str(missing.name).split(".")[0] not in ("tomlkit", "packaging", "dotenv"):
+            raise
         sys.exit(UV_ONLY)
     if args.wheelhouse and args.command:
         raise InvalidProject(f"--wheelhouse installs; `{args.command}` needs an index.")
