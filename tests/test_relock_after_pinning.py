@@ -12,9 +12,9 @@ re-locks once if it does not, and stops naming the platform if that does not hel
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,12 +72,13 @@ def setup_env_of(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The template's set-up (research_kit.setup.verify and the modules it imports), working
     on `project`: a folder of an old template's, without kit/ or src/<package>/, so the
     template's own project.py and its kin stand in for the project's."""
-    verify = import_kit(TEMPLATE_MODULES.parent.parent, "research_kit.setup.verify", monkeypatch)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("research_kit.setup."):
-            monkeypatch.setattr(module, "PROJECT", project, raising=False)
-            if hasattr(module, "load_module"):
-                monkeypatch.setattr(module, "load_module", template_module)
+    template = TEMPLATE_MODULES.parent.parent
+    verify = import_kit(template, "research_kit.setup.verify", monkeypatch)
+    for path in (template / "kit" / "src" / "research_kit" / "setup").glob("[!_]*.py"):
+        module = importlib.import_module(f"research_kit.setup.{path.stem}")
+        monkeypatch.setattr(module, "PROJECT", project, raising=False)
+        if hasattr(module, "load_module"):
+            monkeypatch.setattr(module, "load_module", template_module)
     return verify
 
 
@@ -154,7 +155,7 @@ def test_the_set_up_check_finds_the_folded_platform_and_relocks_it(
     project = Path(shutil.copytree(folded, tmp_path / "folded"))
     verify = setup_env_of(project, monkeypatch)
     # The old project declares no platforms, and has no table of them (src/): the table's.
-    for module in (verify, sys.modules["research_kit.setup.platform_gaps"]):
+    for module in (verify, importlib.import_module("research_kit.setup.platform_gaps")):
         monkeypatch.setattr(module, "target_platforms", lambda _text: list(pytorch_facts.PLATFORMS))
     monkeypatch.setattr(verify, "unchecked_markers", lambda _text: [])
     with pytest.raises(verify.StepFailed) as failed:
