@@ -51,8 +51,9 @@ def project_imports() -> dict[str, str]:
     """Modules the generated project's own code imports (lowercase) -> the first file that does.
 
     Read from every Python file and notebook the template writes (scripts, the package, the
-    tests), and from the dependencies the scripts declare inline (scripts/setup_env.py runs
-    with tomlkit, packaging and python-dotenv, which the project itself does not install):
+    tests, the set-up's kit/), and from the dependencies the scripts declare inline
+    (scripts/setup_env.py runs the kit with tomlkit, packaging and python-dotenv, which the
+    project itself does not install):
     a package of such a name would stand in for that module under mypy and pytest.
     """
     found: dict[str, str] = {}

@@ -1,13 +1,13 @@
 # /// script
 # requires-python = ">=3.11"
-# dependencies = ["tomlkit>=0.13", "packaging>=24", "python-dotenv>=1"]
+# dependencies = ["tomlkit>=0.13", "packaging>=24"]
 # ///
 """How `copier update` meets the set-up's pins in pyproject.toml: hide, restore, merge.
 
 The set-up pins each dependency the template writes bare (`numpy` -> `numpy==2.4.6`) and
-records those pins ([tool.setup-env.pinned]; see template/scripts/setup_env.py, whose rules
-this file imports). To Copier's three-way merge those pins would look like the user's edits,
-so around the merge:
+records those pins ([tool.setup-env.pinned]; see the rules in the generated project's
+kit/src/research_kit/setup/pins.py, which this file imports). To Copier's three-way merge
+those pins would look like the user's edits, so around the merge:
 
 - hide: the project's pyproject.toml as the merge should see it, the recorded pins taken off
   and the record left out; everything the user wrote (pins, ranges, markers) stays.
@@ -20,6 +20,8 @@ so around the merge:
 
 Copier's interpreter has no tomlkit, so pre_update.py and post_update.py run this through
 `uv run --script`: a JSON request on stdin ({"action": ..., texts}), a JSON answer on stdout.
+The template's folder and its kit/src are on PYTHONPATH there (pre_update.call_helper), as
+they are on sys.path for the tasks (tasks/__init__.py).
 """
 
 from __future__ import annotations
@@ -29,62 +31,56 @@ import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import tomlkit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-
-from extensions.loader import load
-
-_SETUP_ENV = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
-setup_env = load(_SETUP_ENV)
-
+from research_kit.setup import pins
 
 # ── Hide and restore ───────────────────────────────────────────────────────
 
 
 def set_up_record(document: dict[str, Any]) -> dict[str, str]:
     """The set-up's pins: its record, or (set up before pins were recorded) every == pin."""
-    record = setup_env.set_up_pins(document)
+    record = pins.set_up_pins(document)
     if record is not None:
         return dict(record)
     return {
         canonicalize_name(Requirement(item).name): next(iter(Requirement(item).specifier)).version
-        for item in setup_env.requirements_in(document)
-        if setup_env.owner(item, None) == "set-up"
+        for item in pins.requirements_in(document)
+        if pins.owner(item, None) == "set-up"
     }
 
 
 def hide(pyproject: str) -> str:
     """pyproject.toml with the set-up's pins taken off and its record left out."""
     document = tomlkit.parse(pyproject)
-    record = setup_env.set_up_pins(document)
-    for array in setup_env.dependency_arrays(document):
+    record = pins.set_up_pins(document)
+    for array in pins.dependency_arrays(document):
         for index, item in enumerate(list(array)):
-            if isinstance(item, str) and setup_env.owner(item, record) == "set-up":
-                setup_env.replace_item(array, index, setup_env.without_pin(item))
-    return str(setup_env.drop_record(tomlkit.dumps(document)))
+            if isinstance(item, str) and pins.owner(item, record) == "set-up":
+                pins.replace_item(array, index, pins.without_pin(item))
+    return str(pins.drop_record(tomlkit.dumps(document)))
 
 
 def restore(merged: str, head: str) -> str:
     """After the merge: the set-up's pins back from `head` (the project before the update)."""
     before = tomllib.loads(head)
     record = set_up_record(before)
-    if not record and setup_env.record_in(before) is None:  # the set-up never pinned here
+    if not record and pins.record_in(before) is None:  # the set-up never pinned here
         return merged
     document = tomlkit.parse(merged)
     kept: dict[str, str] = {}
-    for array in setup_env.dependency_arrays(document):
+    for array in pins.dependency_arrays(document):
         for index, item in enumerate(list(array)):
             name = canonicalize_name(Requirement(item).name) if isinstance(item, str) else ""
-            kind = setup_env.owner(item, record) if name in record else ""
+            kind = pins.owner(item, record) if name in record else ""
             if kind == "bare":
-                setup_env.replace_item(array, index, setup_env.with_pin(item, record[name]))
+                pins.replace_item(array, index, pins.with_pin(item, record[name]))
             if kind in ("bare", "set-up"):  # put back, or (no record yet) never taken off
                 kept[name] = record[name]
-    return str(setup_env.write_record(tomlkit.dumps(document), kept))
+    return str(pins.write_record(tomlkit.dumps(document), kept))
 
 
 # ── Merge ──────────────────────────────────────────────────────────────────

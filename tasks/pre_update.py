@@ -20,6 +20,7 @@ the project's prefix.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement  # Copier depends on it
 
-from tasks import recovery
+from tasks import KIT, recovery
 from tasks.common import clean_environment, say
 from tasks.conflicts import git
 from tasks.newlines import as_written, uses_crlf
@@ -57,8 +58,8 @@ def call_helper(request: dict[str, object]) -> dict[str, object]:
             input=json.dumps(request),
             capture_output=True,
             text=True,
-            # The helper imports the template's packages, as the tasks do (tasks/__main__.py).
-            env={**clean_environment(), "PYTHONPATH": str(TEMPLATE)},
+            # The helper imports the template's packages and its kit, as the tasks do.
+            env={**clean_environment(), "PYTHONPATH": os.pathsep.join([str(TEMPLATE), KIT])},
             check=False,
         )
     except OSError as error:  # a uv that cannot start: a broken download, another platform

@@ -20,7 +20,7 @@ from typing import Any
 from packaging.requirements import Requirement  # Copier depends on it
 from packaging.utils import canonicalize_name
 
-RECORD_HEADER = "[tool.setup-env.pinned]"  # as scripts/setup_env.py writes it
+RECORD_HEADER = "[tool.setup-env.pinned]"  # as the set-up writes it (research_kit.setup.pins)
 # What uv.lock is computed from: when none of it changed, the lock and the environment stand.
 LOCK_INPUTS = ("name", "version", "requires-python", "dependencies", "optional-dependencies")
 

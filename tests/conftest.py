@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import itertools
 import os
@@ -302,6 +303,26 @@ def import_file(path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     monkeypatch.setitem(sys.modules, name, module)
     spec.loader.exec_module(module)
     return module
+
+
+def import_kit(project: Path, module: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """A module of a project's set-up (`research_kit.setup.verify`), imported from the
+    project's own kit/src, working on that project (its PROJECT is the kit's project).
+
+    `research_kit` is one name for every project: the test's copy comes first on sys.path,
+    and the copies of `research_kit` imported before it are put aside until the test ends
+    (the monkeypatch restores them), so that each test gets the project it asked for."""
+    source = project / "kit" / "src"
+    names = {name for name in sys.modules if name.split(".")[0] == "research_kit"}
+    for path in (source / "research_kit").rglob("*.py"):
+        names.add(
+            ".".join(path.relative_to(source).with_suffix("").parts).removesuffix(".__init__")
+        )
+    for name in names:  # each back as it was when the test ends: the copy put aside, or none
+        monkeypatch.setitem(sys.modules, name, None)
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.syspath_prepend(str(source))
+    return importlib.import_module(module)
 
 
 def run(command: list[str], cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:

@@ -1,4 +1,6 @@
-"""Pinning pyproject.toml to uv.lock (the generated project's scripts/setup_env.py)."""
+"""Pinning pyproject.toml to uv.lock (the generated project's set-up: research_kit.setup's
+pins, lock and upgrade modules, imported from template/kit/src, which the tasks put on
+sys.path)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import tomlkit
 from packaging.requirements import Requirement
-
-from extensions.loader import load
-
-SCRIPT = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
-setup_env = load(SCRIPT)
+from research_kit.setup import pins, upgrade
+from research_kit.setup.lock import pin_pyproject
 
 LOCK = """
 version = 1
@@ -66,23 +66,23 @@ def dependencies(text: str) -> list[str]:
 
 
 def test_bare_dependencies_are_pinned_to_the_lock() -> None:
-    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    pinned = pin_pyproject(PYPROJECT, LOCK)
     assert '"torch==2.13.0",  # the accelerator build comes from the index' in pinned
     assert 'dev = ["pytest==9.2.0", { include-group = "docs" }]' in pinned
 
 
 def test_pins_are_recorded_as_the_set_ups_own() -> None:
-    record = tomllib.loads(setup_env.pin_pyproject(PYPROJECT, LOCK))["tool"]["setup-env"]
+    record = tomllib.loads(pin_pyproject(PYPROJECT, LOCK))["tool"]["setup-env"]
     assert record["pinned"] == {"pytest": "9.2.0", "torch": "2.13.0", "xarray": "2025.1.0"}
 
 
 def test_before_the_first_set_up_a_pin_is_yours() -> None:
     fresh = PYPROJECT.replace('"numpy>=2"', '"numpy==2.2.0"')  # written before the set-up ran
-    assert "numpy==2.2.0" in dependencies(setup_env.pin_pyproject(fresh, LOCK))
+    assert "numpy==2.2.0" in dependencies(pin_pyproject(fresh, LOCK))
 
 
 def test_a_range_of_yours_is_kept_as_written() -> None:
-    assert "numpy>=2" in dependencies(setup_env.pin_pyproject(PYPROJECT, LOCK))
+    assert "numpy>=2" in dependencies(pin_pyproject(PYPROJECT, LOCK))
 
 
 @pytest.mark.parametrize(
@@ -96,29 +96,29 @@ def test_a_range_of_yours_is_kept_as_written() -> None:
     ],
 )
 def test_a_specifier_of_yours_is_never_rewritten(yours: str) -> None:
-    recorded = setup_env.pin_pyproject(PYPROJECT, LOCK)  # the record has no numpy
+    recorded = pin_pyproject(PYPROJECT, LOCK)  # the record has no numpy
     text = recorded.replace('"numpy>=2"', json.dumps(yours))
-    assert setup_env.pin_pyproject(text, LOCK) == text
+    assert pin_pyproject(text, LOCK) == text
 
 
 def test_a_pin_equal_to_the_record_is_moved_to_the_lock() -> None:
-    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    pinned = pin_pyproject(PYPROJECT, LOCK)
     newer = pinned.replace("2025.1.0", "2024.6.0")  # pin and record both from an older lock
-    assert setup_env.pin_pyproject(newer, LOCK) == pinned
+    assert pin_pyproject(newer, LOCK) == pinned
 
 
 def test_without_a_record_every_exact_pin_is_taken_as_the_set_ups() -> None:
     """A project set up before pins were recorded: every dependency pinned, no record."""
-    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
-    legacy = setup_env.drop_record(pinned).replace('"numpy>=2"', '"numpy==2.2.0"')
+    pinned = pin_pyproject(PYPROJECT, LOCK)
+    legacy = pins.drop_record(pinned).replace('"numpy>=2"', '"numpy==2.2.0"')
     legacy = legacy.replace('"not-locked-anywhere"', '"not-locked-anywhere==1.0"')
-    pinned = setup_env.pin_pyproject(legacy, LOCK)
+    pinned = pin_pyproject(legacy, LOCK)
     assert "numpy==2.4.6" in dependencies(pinned)
     assert tomllib.loads(pinned)["tool"]["setup-env"]["pinned"]["numpy"] == "2.4.6"
 
 
 def test_extras_markers_and_quotes_survive_pinning_character_for_character() -> None:
-    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    pinned = pin_pyproject(PYPROJECT, LOCK)
     assert "\"xarray[io]==2025.1.0 ; python_version >= '3.11'\"," in pinned
     assert "'pytest==9.2.0'," in pinned
 
@@ -128,36 +128,36 @@ def test_extras_markers_and_quotes_survive_pinning_character_for_character() -> 
     ["numpy", "xarray[io] ; python_version >= '3.11'", "Torch [opt,cu]", "a.b-c_d;os_name=='nt'"],
 )
 def test_a_pin_comes_off_exactly_as_it_went_on(requirement: str) -> None:
-    pinned = setup_env.with_pin(requirement, "1.0")
+    pinned = pins.with_pin(requirement, "1.0")
     assert str(Requirement(pinned).specifier) == "==1.0"
-    assert setup_env.without_pin(pinned) == requirement
+    assert pins.without_pin(pinned) == requirement
 
 
 def test_local_label_is_dropped_so_one_pin_fits_every_platform() -> None:
-    assert setup_env.pinned("torch", {"torch": {"2.13.0+cpu", "2.13.0"}}) == "torch==2.13.0"
+    assert pins.pinned("torch", {"torch": {"2.13.0+cpu", "2.13.0"}}) == "torch==2.13.0"
 
 
 def test_group_includes_and_unlocked_packages_are_left_alone() -> None:
-    pinned = setup_env.pin_pyproject(PYPROJECT, LOCK)
+    pinned = pin_pyproject(PYPROJECT, LOCK)
     assert '{ include-group = "docs" }' in pinned
     assert '"not-locked-anywhere"' in pinned
 
 
 def test_pinning_twice_changes_nothing() -> None:
-    once = setup_env.pin_pyproject(PYPROJECT, LOCK)
-    assert setup_env.pin_pyproject(once, LOCK) == once
+    once = pin_pyproject(PYPROJECT, LOCK)
+    assert pin_pyproject(once, LOCK) == once
 
 
 def test_the_record_comes_off_leaving_the_file_as_it_was() -> None:
-    once = setup_env.pin_pyproject(PYPROJECT, LOCK)
-    assert setup_env.drop_record(once) == setup_env.drop_record(setup_env.write_record(once, {}))
-    assert "[tool.setup-env" not in setup_env.drop_record(once)
-    assert setup_env.drop_record(PYPROJECT) == PYPROJECT
+    once = pin_pyproject(PYPROJECT, LOCK)
+    assert pins.drop_record(once) == pins.drop_record(pins.write_record(once, {}))
+    assert "[tool.setup-env" not in pins.drop_record(once)
+    assert pins.drop_record(PYPROJECT) == PYPROJECT
 
 
 def test_two_locked_versions_cannot_be_pinned() -> None:
-    with pytest.raises(setup_env.StepFailed, match="several versions"):
-        setup_env.pinned("numpy", {"numpy": {"2.2.6", "2.4.6"}})
+    with pytest.raises(pins.StepFailed, match="several versions"):
+        pins.pinned("numpy", {"numpy": {"2.2.6", "2.4.6"}})
 
 
 # ── upgrade: what moves and what holds ────────────────────────────────────
@@ -181,7 +181,7 @@ def pinned_project() -> str:
     """Set up (torch, torchvision, xarray, pytest pinned), then `uv add rich==13.0.0`."""
     text = PYPROJECT.replace('    "not-locked-anywhere",\n', '    "torchvision",\n')
     lock = LOCK + '\n[[package]]\nname = "torchvision"\nversion = "0.28.0"\n'
-    pinned = setup_env.pin_pyproject(text, lock)
+    pinned = pin_pyproject(text, lock)
     return pinned.replace(
         '    "torchvision==0.28.0",\n', '    "torchvision==0.28.0",\n    "rich==13.0.0",\n'
     )
@@ -190,7 +190,7 @@ def pinned_project() -> str:
 def test_upgrade_of_everything_takes_the_set_ups_pins_off_and_holds_yours(
     pinned_project: str,
 ) -> None:
-    plan = setup_env.upgrade_plan(pinned_project, [])
+    plan = upgrade.upgrade_plan(pinned_project, [])
     assert plan.packages == ()  # uv lock --upgrade
     assert dependencies(plan.pyproject)[:3] == [
         "torch",
@@ -201,30 +201,30 @@ def test_upgrade_of_everything_takes_the_set_ups_pins_off_and_holds_yours(
 
 
 def test_upgrade_of_one_package_takes_only_its_pin_off(pinned_project: str) -> None:
-    plan = setup_env.upgrade_plan(pinned_project, ["XArray"])
+    plan = upgrade.upgrade_plan(pinned_project, ["XArray"])
     assert plan.packages == ("xarray",)
     assert "xarray[io] ; python_version >= '3.11'" in dependencies(plan.pyproject)
     assert "torch==2.13.0" in dependencies(plan.pyproject)
 
 
 def test_upgrade_of_torch_moves_the_packages_of_its_index_together(pinned_project: str) -> None:
-    plan = setup_env.upgrade_plan(pinned_project + TORCH_SOURCES, ["torch"])
+    plan = upgrade.upgrade_plan(pinned_project + TORCH_SOURCES, ["torch"])
     assert plan.packages == ("torch", "torchvision", "triton-rocm")
     assert {"torch", "torchvision"} <= set(dependencies(plan.pyproject))
 
 
 def test_naming_a_package_you_pinned_moves_it(pinned_project: str) -> None:
-    plan = setup_env.upgrade_plan(pinned_project, ["rich"])
+    plan = upgrade.upgrade_plan(pinned_project, ["rich"])
     assert "rich" in dependencies(plan.pyproject) and plan.held == {}
 
 
 def test_upgrade_of_an_unknown_package_is_refused(pinned_project: str) -> None:
-    with pytest.raises(setup_env.StepFailed, match="not a direct dependency"):
-        setup_env.upgrade_plan(pinned_project, ["scipy"])
+    with pytest.raises(pins.InvalidProject, match="not a direct dependency"):
+        upgrade.upgrade_plan(pinned_project, ["scipy"])
 
 
 def test_upgrade_reports_old_new_and_held() -> None:
-    lines = setup_env.moves(
+    lines = upgrade.moves(
         {"numpy": "2.2.0", "rich": "13.0.0", "pytest": "9.2.0"},
         {"numpy": "2.4.6", "rich": "13.0.0", "pytest": "9.2.0"},
         {"rich": "rich==13.0.0"},
@@ -239,7 +239,7 @@ def test_upgrade_reports_old_new_and_held() -> None:
 def test_upgrade_of_one_package_reports_only_it_and_what_moved_with_it() -> None:
     """`upgrade ruff` says nothing of numpy ("unchanged (the newest allowed)" would be false:
     a plain `upgrade` moves it), but names a dependency that moved along with ruff."""
-    lines = setup_env.moves(
+    lines = upgrade.moves(
         {"numpy": "2.2.0", "ruff": "0.9.0", "rich": "13.0.0", "pytest": "9.2.0"},
         {"numpy": "2.2.0", "ruff": "0.15.0", "rich": "13.1.0", "pytest": "9.2.0"},
         {},
@@ -265,9 +265,9 @@ def test_upgrade_of_one_package_reports_only_it_and_what_moved_with_it() -> None
 )
 def test_a_record_value_that_is_not_a_version_is_named(record: str, problem: str) -> None:
     text = f'[project]\nname = "demo"\ndependencies = ["numpy==2.3.0"]\n\n{RECORD_HEAD}{record}\n'
-    for parse in (tomllib.loads, setup_env.tomlkit.parse):  # the set-up and `upgrade` read both
-        with pytest.raises(setup_env.InvalidRecord) as refused:
-            setup_env.record_in(parse(text))
+    for parse in (tomllib.loads, tomlkit.parse):  # the set-up and `upgrade` read both
+        with pytest.raises(pins.InvalidRecord) as refused:
+            pins.record_in(parse(text))
         assert str(refused.value) == f"pyproject.toml: {problem}."
         assert "git checkout -- pyproject.toml" in refused.value.hint
 
@@ -275,10 +275,10 @@ def test_a_record_value_that_is_not_a_version_is_named(record: str, problem: str
 @pytest.mark.parametrize("value", ['"all of them"', "3", "[1, 2]"])
 def test_a_record_that_is_not_a_table_is_named(value: str) -> None:
     text = f'[project]\nname = "demo"\n\n[tool.setup-env]\npinned = {value}\n'
-    with pytest.raises(setup_env.InvalidRecord, match=r"\[tool.setup-env.pinned\] is .*, not a"):
-        setup_env.record_in(tomllib.loads(text))
-    with pytest.raises(setup_env.InvalidRecord):
-        setup_env.upgrade_plan(text, [])
+    with pytest.raises(pins.InvalidRecord, match=r"\[tool.setup-env.pinned\] is .*, not a"):
+        pins.record_in(tomllib.loads(text))
+    with pytest.raises(pins.InvalidRecord):
+        upgrade.upgrade_plan(text, [])
 
 
 RECORD_HEAD = "[tool.setup-env.pinned]\n"
@@ -296,5 +296,5 @@ def test_a_pyproject_the_set_up_cannot_read_is_named(
     tmp_path: Path, text: str, problem: str
 ) -> None:
     (tmp_path / "pyproject.toml").write_text(text)
-    with pytest.raises(setup_env.InvalidProject, match=re.escape(problem)):
-        setup_env.check_pyproject(tmp_path / "pyproject.toml")
+    with pytest.raises(pins.InvalidProject, match=re.escape(problem)):
+        pins.check_pyproject(tmp_path / "pyproject.toml")

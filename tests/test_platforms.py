@@ -30,6 +30,7 @@ from conftest import (
     TEMPLATE,
     Render,
     import_file,
+    import_kit,
     render,
     set_environment,
     with_base,
@@ -541,9 +542,8 @@ def test_a_folder_per_build_serves_its_builds(rendered: Render, folder: Path) ->
 
 
 def setup_env_of(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    module = import_file(TEMPLATE / "template" / "scripts" / "setup_env.py", monkeypatch)
-    module.PROJECT = project
-    return module
+    """The project's own set-up module that reads uv's words, working on `project`."""
+    return import_kit(project, "research_kit.setup.platform_gaps", monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -665,9 +665,10 @@ def test_a_package_no_target_platform_has_names_no_marker(
 
 
 def test_the_copied_table_has_no_platform_the_template_lacks() -> None:
-    """setup_env.py keeps no table of its own any more (it had one that duplicated it)."""
-    source = (TEMPLATE / "template" / "scripts" / "setup_env.py").read_text()
-    assert "PYTHON_PLATFORMS" not in source and "x86_64-manylinux_2_28" not in source
+    """The set-up keeps no table of its own any more (it had one that duplicated it)."""
+    kit = TEMPLATE / "template" / "kit" / "src" / "research_kit" / "setup"
+    source = "".join(path.read_text() for path in sorted(kit.glob("*.py")))
+    assert source and "PYTHON_PLATFORMS" not in source and "x86_64-manylinux_2_28" not in source
 
 
 LINUX = "; sys_platform == 'linux'"

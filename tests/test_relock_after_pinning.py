@@ -12,6 +12,7 @@ re-locks once if it does not, and stops naming the platform if that does not hel
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import zipfile
@@ -20,9 +21,10 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import import_file, render, run
+from conftest import import_kit, render, run
 
 from extensions import pytorch_facts
+from extensions.loader import load
 
 PLATFORMS = {platform.name: platform for platform in pytorch_facts.PLATFORMS}
 FOUR_PLATFORMS = "\n".join(f'    "{p.marker}",' for p in pytorch_facts.PLATFORMS)
@@ -63,12 +65,25 @@ required-environments = [
 """
 
 
+TEMPLATE_MODULES = Path(__file__).resolve().parent.parent / "template" / "src" / "{{package_name}}"
+
+
 def setup_env_of(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The generated project's own scripts/setup_env.py, imported, working on `project`."""
-    source = Path(__file__).resolve().parent.parent / "template" / "scripts" / "setup_env.py"
-    module = import_file(source, monkeypatch)
-    module.PROJECT = project
-    return module
+    """The template's set-up (research_kit.setup.verify and the modules it imports), working
+    on `project`: a folder of an old template's, without kit/ or src/<package>/, so the
+    template's own project.py and its kin stand in for the project's."""
+    template = TEMPLATE_MODULES.parent.parent
+    verify = import_kit(template, "research_kit.setup.verify", monkeypatch)
+    for path in (template / "kit" / "src" / "research_kit" / "setup").glob("[!_]*.py"):
+        module = importlib.import_module(f"research_kit.setup.{path.stem}")
+        monkeypatch.setattr(module, "PROJECT", project, raising=False)
+        if hasattr(module, "load_module"):
+            monkeypatch.setattr(module, "load_module", template_module)
+    return verify
+
+
+def template_module(name: str) -> ModuleType:
+    return load(TEMPLATE_MODULES / f"{name}.py")
 
 
 def installs_on(project: Path, platform: str) -> tuple[bool, str]:
@@ -89,9 +104,7 @@ def pinned_then_relocked(folder: Path, url: str, uv_table: str) -> tuple[Path, i
     pyproject.write_text(OLD_PYPROJECT.format(url=url, uv_table=uv_table))
     locked = run(["uv", "lock"], folder)
     assert locked.returncode == 0, locked.stderr
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        setup_env = setup_env_of(folder, monkeypatch)
-    versions = setup_env.locked_versions((folder / "uv.lock").read_text())
+    versions = template_module("project").locked_versions((folder / "uv.lock").read_text())
     numpy = min(versions["numpy"])
     pins = f'"numpy=={numpy}", "torch==2.13.0"'
     pyproject.write_text(pyproject.read_text().replace('"numpy", "torch==2.13.*"', pins))
@@ -140,12 +153,13 @@ def test_the_set_up_check_finds_the_folded_platform_and_relocks_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     project = Path(shutil.copytree(folded, tmp_path / "folded"))
-    setup_env = setup_env_of(project, monkeypatch)
+    verify = setup_env_of(project, monkeypatch)
     # The old project declares no platforms, and has no table of them (src/): the table's.
-    setup_env.target_platforms = lambda _text: list(pytorch_facts.PLATFORMS)
-    setup_env.unchecked_markers = lambda _text: []
-    with pytest.raises(setup_env.StepFailed) as failed:
-        setup_env.verify()
+    for module in (verify, importlib.import_module("research_kit.setup.platform_gaps")):
+        monkeypatch.setattr(module, "target_platforms", lambda _text: list(pytorch_facts.PLATFORMS))
+    monkeypatch.setattr(verify, "unchecked_markers", lambda _text: [])
+    with pytest.raises(verify.StepFailed) as failed:
+        verify.verify()
     said = capsys.readouterr().out
     assert "does not install on:" in said and "Windows x86_64: " in said  # found
     assert installs_on(project, "windows-x86_64")[0]  # and mended by the online re-lock

@@ -12,12 +12,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import Render, import_file, run
+from conftest import Render, import_kit, run
 
 
-def setup_script(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The generated project's scripts/setup_env.py, imported from where it was written."""
-    return import_file(project / "scripts" / "setup_env.py", monkeypatch)
+def setup_script(project: Path, monkeypatch: pytest.MonkeyPatch, module: str) -> ModuleType:
+    """A module of the generated project's set-up (research_kit.setup.<module>), imported
+    from where it was written (kit/src)."""
+    return import_kit(project, f"research_kit.setup.{module}", monkeypatch)
 
 
 def write_env_file(project: Path, text: str) -> None:
@@ -32,7 +33,7 @@ def test_uv_settings_in_the_env_file_reach_the_setups_uv_commands(
     monkeypatch.delenv("UV_CACHE_DIR", raising=False)
     monkeypatch.delenv("DATA_DIR", raising=False)
 
-    environment = setup_script(project, monkeypatch).uv_environment()
+    environment = setup_script(project, monkeypatch, "steps").uv_environment()
 
     assert environment["UV_CACHE_DIR"] == "/scratch/uv-cache"
     assert "DATA_DIR" not in environment  # the project's settings are for its code, not uv
@@ -45,7 +46,7 @@ def test_the_shells_uv_settings_win_over_the_env_file(
     write_env_file(project, "UV_CACHE_DIR=/scratch/uv-cache\n")
     monkeypatch.setenv("UV_CACHE_DIR", "/from/the/shell")
 
-    environment = setup_script(project, monkeypatch).uv_environment()
+    environment = setup_script(project, monkeypatch, "steps").uv_environment()
 
     assert environment["UV_CACHE_DIR"] == "/from/the/shell"
 
@@ -60,7 +61,7 @@ def test_pins_are_recorded_when_the_cache_cannot_serve_an_offline_lock(
     write_env_file(project, f"UV_CACHE_DIR={empty_cache}\n")  # as a cluster user would
     monkeypatch.delenv("UV_CACHE_DIR", raising=False)
 
-    setup_script(project, monkeypatch).pin()
+    setup_script(project, monkeypatch, "lock").pin()
 
     assert '"numpy==' in (project / "pyproject.toml").read_text()
     assert any(empty_cache.iterdir())  # the online lock filled the cache named in .env
@@ -88,14 +89,14 @@ def test_the_sync_installs_the_build_for_this_machines_gpu_driver(
     gpu: str | None,
     installed: str,
 ) -> None:
-    script = setup_script(rendered(), monkeypatch)
+    script = setup_script(rendered(), monkeypatch, "install")
     assert script.choose_extra(extras, "", gpu) == installed
 
 
 def test_torch_extra_in_the_env_file_chooses_the_build(
     rendered: Render, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    script = setup_script(rendered(), monkeypatch)
+    script = setup_script(rendered(), monkeypatch, "install")
     assert script.choose_extra(["cpu", "cu130"], "cpu", "nvidia") == "cpu"
     with pytest.raises(script.StepFailed, match="TORCH_EXTRA=cu126 is not one of"):
         script.choose_extra(["cpu", "cu130"], "cu126", "nvidia")
@@ -106,10 +107,10 @@ def test_the_set_up_reads_the_driver_through_the_projects_machine_module(
 ) -> None:
     """The switch the machine module honours decides the build: no rule of the script's own."""
     project = rendered(package_name="lab_tools")
-    script = setup_script(project, monkeypatch)
-    machine = script.load_module("machine")
+    script = setup_script(project, monkeypatch, "install")
+    machine, project_files = script.load_module("machine"), script.load_module("project")
     assert Path(machine.__file__) == project / "src" / "lab_tools" / "machine.py"
-    assert Path(script.project_files.__file__) == project / "src" / "lab_tools" / "project.py"
+    assert Path(project_files.__file__) == project / "src" / "lab_tools" / "project.py"
     monkeypatch.setenv("COPIER_RESEARCH_DRIVER_VERSION", "580.65.06")
     monkeypatch.delenv("COPIER_RESEARCH_NO_GPU_DETECTION", raising=False)
     assert machine.gpu_vendor() == "nvidia"

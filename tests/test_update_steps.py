@@ -14,6 +14,8 @@ from conftest import TEMPLATE, Render, git, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
+from research_kit.setup import pins  # template/kit/src: the tasks put it on sys.path
+from research_kit.setup.lock import pin_pyproject
 
 from tasks import (
     dependency_merge,  # run through `uv run --script`; tomlkit is here too
@@ -25,9 +27,6 @@ from tasks.post_update import remove_stale_locks, restore_pins
 from tasks.pre_update import UpdateRefused, check_clean, stage
 from tasks.pyproject_text import dependency_lists, hidden_quickly
 from tasks.rename_answer import rename_answer
-
-setup_env = dependency_merge.setup_env
-
 
 # ── Hiding the set-up's pins from the merge, and putting them back ────────
 
@@ -72,7 +71,7 @@ LOCK = "".join(
 @pytest.fixture
 def set_up() -> str:
     """SET_UP as the set-up leaves it: bare dependencies pinned and recorded."""
-    return setup_env.pin_pyproject(SET_UP, LOCK)
+    return pin_pyproject(SET_UP, LOCK)
 
 
 def test_hiding_takes_off_exactly_the_set_ups_pins_and_record(set_up: str) -> None:
@@ -85,7 +84,7 @@ def test_hiding_keeps_your_pin_even_at_the_recorded_version(set_up: str) -> None
 
 
 def test_hiding_without_a_record_takes_off_every_exact_pin(set_up: str) -> None:
-    legacy = setup_env.drop_record(set_up)  # as the set-up left it before pins were recorded
+    legacy = pins.drop_record(set_up)  # as the set-up left it before pins were recorded
     assert dependency_merge.hide(legacy) == SET_UP.replace('"rich==14.0.0"', '"rich"')
 
 
@@ -129,7 +128,7 @@ def test_a_merge_with_a_new_dependency_leaves_the_pins_to_the_relock(committed) 
     assert restore_pins(project, hidden) is True
     written = (project / "pyproject.toml").read_text()
     assert written == release.rstrip("\n") + "\n\n[tool.setup-env.pinned]\n"  # all bare
-    assert setup_env.yours(written) == ["einops>=0.8", "rich==14.0.0"]
+    assert pins.yours(written) == ["einops>=0.8", "rich==14.0.0"]
 
 
 # The same, with the standard library alone (the common case, without a `uv run`)
@@ -157,7 +156,7 @@ def test_quick_hiding_of_a_generated_project_gives_its_render_back(rendered: Ren
     lock = "".join(
         f'[[package]]\nname = "{name}"\nversion = "1.2.{i}"\n\n' for i, name in enumerate(names)
     )
-    pinned = setup_env.pin_pyproject(render, lock)
+    pinned = pin_pyproject(render, lock)
     assert pinned != render
     assert hidden_quickly(pinned) == render
 
@@ -170,7 +169,7 @@ def test_quick_hiding_of_a_generated_project_gives_its_render_back(rendered: Ren
         ),
         pytest.param(lambda t: t, id="pin-repeated-outside-the-lists"),
         pytest.param(lambda t: t + "\n[tool.later]\nx = 1\n", id="record-not-last"),
-        pytest.param(lambda t: setup_env.drop_record(t), id="set-up-before-the-record"),
+        pytest.param(lambda t: pins.drop_record(t), id="set-up-before-the-record"),
     ],
 )
 def test_quick_hiding_leaves_the_unusual_to_tomlkit(set_up: str, change) -> None:

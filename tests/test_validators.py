@@ -42,7 +42,7 @@ BAD_ANSWERS = [
     pytest.param({"package_name": "smoke_test"}, "own 'smoke_test'", id="package-shadows-script"),
     pytest.param(
         {"project_name": "tomlkit"},
-        "'tomlkit' that the project's own scripts/setup_env.py imports",
+        r"'tomlkit' that the project's own kit/src/research_kit/setup/\w+\.py imports",
         id="project-named-like-a-module-the-set-up-imports",
     ),
     # description

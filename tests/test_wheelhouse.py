@@ -19,6 +19,7 @@ no node could then install, wheelhouse or not.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -33,14 +34,17 @@ from types import ModuleType
 
 import pytest
 import replica
-from conftest import Render, git, import_file, render, run
+from conftest import Render, git, import_kit, render, run
 
 from extensions import pytorch_facts
 
 
-def setup_script(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The generated project's scripts/setup_env.py, imported from where it was written."""
-    return import_file(project / "scripts" / "setup_env.py", monkeypatch)
+def setup_script(
+    project: Path, monkeypatch: pytest.MonkeyPatch, module: str = "wheelhouse"
+) -> ModuleType:
+    """The generated project's set-up module (research_kit.setup.wheelhouse), imported from
+    where it was written (kit/src)."""
+    return import_kit(project, f"research_kit.setup.{module}", monkeypatch)
 
 
 def closed_port() -> int:
@@ -307,9 +311,10 @@ def test_the_wheelhouse_set_up_skips_what_needs_an_index(
     rendered: Render, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     script = setup_script(rendered(framework="none"), monkeypatch)
-    names = [step.name for step in script.wheelhouse_steps(script.STEPS, tmp_path)]
+    steps = importlib.import_module("research_kit.setup.steps").STEPS  # the same project's
+    names = [step.name for step in script.wheelhouse_steps(steps, tmp_path)]
     assert names == ["env", "wheelhouse", "sync", "check"]
-    until_verify = script.STEPS[: [s.name for s in script.STEPS].index("verify") + 1]
+    until_verify = steps[: [s.name for s in steps].index("verify") + 1]
     assert [s.name for s in script.wheelhouse_steps(until_verify, tmp_path)] == [
         "env",
         "wheelhouse",
@@ -332,8 +337,8 @@ def test_the_writer_refuses_a_platform_the_project_does_not_lock(
     )
     start = text.index("required-environments = [")
     pyproject.write_text(text[:start] + linux_only + text[text.index("]\n", start) + 2 :])
-    script = setup_script(project, monkeypatch)
-    assert script.write_wheelhouse(tmp_path / "w", ["macos-arm64"], []) == 2
+    cli = setup_script(project, monkeypatch, "cli")
+    assert cli.main(["wheelhouse", str(tmp_path / "w"), "--platform", "macos-arm64"]) == 2
     error = capsys.readouterr().err
     assert "--platform macos-arm64: not a platform this project locks (linux-x86_64;" in error
     assert not (tmp_path / "w").exists()

@@ -1022,9 +1022,11 @@ def _add_source(
 def _wheelhouse_commands(tree: Path) -> list[str] | None:
     """The set-up's commands that write a folder of the lock's files and install from it
     where no index can be reached (README: "Clusters without internet"), as the project's
-    scripts/setup_env.py spells them (WHEELHOUSE_WRITE, WHEELHOUSE_USE); None without."""
-    setup = tree / "scripts" / "setup_env.py"
-    if not setup.is_file():
+    set-up spells them (WHEELHOUSE_WRITE, WHEELHOUSE_USE: kit/'s wheelhouse module, or
+    scripts/setup_env.py at a commit from before kit/); None without."""
+    places = ("kit/src/research_kit/setup/wheelhouse.py", "scripts/setup_env.py")
+    setup = next((tree / place for place in places if (tree / place).is_file()), None)
+    if setup is None:
         return None
     try:
         module = ast.parse(setup.read_bytes())

@@ -1,0 +1,284 @@
+# Template-owned: `copier update` replaces this file; edits of yours are merged in.
+"""The set-up's machinery: the project's root, its failures, the project's own modules, uv,
+and the steps, run in order, a failure reported with what to try and where to resume.
+
+Standard library only at import: a pixi project's set-up runs it with a plain `python`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+# kit/src/research_kit/setup/steps.py: the project is four folders up.
+PROJECT = Path(__file__).resolve().parents[4]
+
+
+class StepFailed(Exception):
+    """A step failed; the message says why, `hint` what to try when the step's own hint
+    does not fit the cause, and `resume` the step to resume from when it is not this one.
+    Raised where the failure happens; run_steps reports it (`reported`), or cli.main does."""
+
+    def __init__(self, message: str, hint: str = "", resume: str = "", output: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.resume = resume
+        self.output = output  # what the failed command wrote to stderr (its last 500 lines)
+        self.reported = False  # run_steps has said which step failed, and what to try
+
+
+def load_module(name: str) -> ModuleType:
+    """src/<package>/<name>.py loaded from its file: project.py (what the project's files
+    say), machine.py (the GPU drivers; PyTorch projects only), platforms.py (the platforms a
+    lock can target), exits.py (the exit statuses of the project's commands).
+
+    Not imported as `<package>.<name>`: the package is not installed yet, and importing it
+    would run its __init__.py, which may need what is not installed. These modules need
+    only the standard library.
+    """
+    path = next((PROJECT / "src").glob(f"*/{name}.py"), None)
+    if path is None:
+        raise StepFailed(
+            f"src/<package>/{name}.py is missing. Restore it from git (git checkout -- src), "
+            "or run `copier update` to have the template write it again."
+        )
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+RESUME = "uv run scripts/setup_env.py --from {step}"
+
+
+class InvalidProject(ValueError):
+    """A wrong input, found before anything changed: pyproject.toml cannot be set up as it
+    is, or a command asks for what cannot be done. The message names the problem (one line),
+    `hint` (if any) says how to repair it; cli.main exits with the usage status."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class InvalidRecord(InvalidProject):
+    """[tool.setup-env.pinned] is not a table of versions."""
+
+
+PLATFORMS_UPDATE = (
+    'uvx --with copier-template-extensions copier update --trust --defaults -d "platforms=[...]"'
+)
+
+
+DAMAGED_LOCK = "Failed to parse `uv.lock`"
+DAMAGED_LOCK_HINT = (
+    "uv.lock is damaged (cut short, or edited by hand). Restore it with "
+    "'git checkout uv.lock', or delete it to lock afresh."
+)
+UV_INSTALL_HINT = "Reinstall uv: https://docs.astral.sh/uv/getting-started/installation/"
+
+
+def uv_environment() -> dict[str, str]:
+    """The environment uv runs in: uv's own settings from .env, then this process's, which win.
+
+    uv reads no .env itself; a setting such as UV_CACHE_DIR (the cache on the project's file
+    system, on a cluster) written there still applies to the set-up. What points uv at this
+    script's own environment is left out.
+    """
+    from dotenv import dotenv_values  # `uv run` installs it (the launcher's header)
+
+    settings = dotenv_values(PROJECT / ".env") if (PROJECT / ".env").is_file() else {}
+    from_file = {k: v for k, v in settings.items() if k.startswith("UV_") and v}
+    outside: dict[str, str] = load_module("project").clean_environment()
+    return from_file | outside
+
+
+def run(command: list[str]) -> None:
+    """Run a command, streaming its output; on failure raise with the end of its stderr.
+
+    A resolver failure for a package without wheels for one of the project's platforms is
+    explained instead: the package, the platform and both ways out (platform_gap).
+    """
+    env = uv_environment()
+    try:
+        process = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
+    except OSError as error:  # not a program this machine can run
+        raise StepFailed(f"{command[0]} cannot start ({error}).", UV_INSTALL_HINT) from error
+    said: list[str] = []  # what it printed, the last 500 lines (enough for uv's reasons)
+    damaged_lock = False
+
+    def relay() -> None:
+        nonlocal damaged_lock
+        assert process.stderr is not None
+        for line in process.stderr:
+            sys.stderr.write(line)
+            said[:] = [*said[-499:], line.rstrip()]
+            damaged_lock = damaged_lock or DAMAGED_LOCK in line
+
+    reader = threading.Thread(target=relay)
+    reader.start()
+    code = process.wait()
+    reader.join()
+    if process.stderr is not None:
+        process.stderr.close()
+    if code != 0:
+        from .platform_gaps import platform_gap  # which reads uv's words with what this runs
+
+        gap = platform_gap("\n".join(said))
+        if gap is not None:
+            raise StepFailed(*gap)
+        shown = " ".join([Path(command[0]).name, *command[1:]])
+        raise exited(shown, code, said, DAMAGED_LOCK_HINT if damaged_lock else "")
+
+
+def exited(command: str, code: int, said: Sequence[str], hint: str = "") -> StepFailed:
+    """The failure of a command that exited with `code`, with the end of what it said."""
+    shown = "\n".join(f"    {line}" for line in said[-8:]) or "    (no output)"
+    return StepFailed(f"'{command}' exited with {code}:\n{shown}", hint, output="\n".join(said))
+
+
+def platform_table() -> list[Any]:
+    """The platforms a lock can be made for (src/<package>/platforms.py, the template's)."""
+    return list(load_module("platforms").PLATFORMS)
+
+
+def uv() -> str:
+    path = shutil.which("uv")
+    if path is None:
+        raise StepFailed("uv is not on PATH. Install it: https://docs.astral.sh/uv/")
+    return path
+
+
+def create_env_file() -> None:
+    env_file, example = PROJECT / ".env", PROJECT / ".env.example"
+    if env_file.exists():
+        print("    .env exists: kept as it is.")
+    elif example.exists():
+        shutil.copyfile(example, env_file)
+        print("    created .env from .env.example (git-ignored; edit it for this machine).")
+
+
+def lock_text() -> str:
+    """uv.lock's text; a StepFailed that resumes from 'lock' when there is none yet."""
+    path = PROJECT / "uv.lock"
+    if not path.is_file():
+        raise StepFailed(
+            "there is no uv.lock yet: the 'lock' step writes it.",
+            "Run the set-up from the 'lock' step.",
+            resume="lock",
+        )
+    return path.read_text(encoding="utf-8")
+
+
+def read_pyproject() -> str:
+    """pyproject.toml's text."""
+    return (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    title: str
+    action: Callable[[], None]
+    hint: str
+
+
+def later(module: str, function: str) -> Callable[[], None]:
+    """A step's action, imported when the step runs: the uv steps need tomlkit and packaging,
+    which a pixi project's set-up (a plain `python`) may not have."""
+
+    def action() -> None:
+        getattr(importlib.import_module(f"{__package__}.{module}"), function)()
+
+    return action
+
+
+STEPS = (
+    Step(
+        "env",
+        "Creating .env from .env.example",
+        create_env_file,
+        "Check the folder's permissions.",
+    ),
+    Step(
+        "lock",
+        "Resolving and locking dependencies (uv lock)",
+        later("lock", "lock"),
+        "Check the network and the package indexes in pyproject.toml ([[tool.uv.index]]); "
+        "a resolver conflict names the requirements to relax.",
+    ),
+    Step(
+        "pin",
+        "Pinning direct dependencies to uv.lock (pyproject.toml)",
+        later("lock", "pin"),
+        "Fix the requirement named above in pyproject.toml.",
+    ),
+    Step(
+        "verify",
+        "Checking that uv.lock installs on every platform the project targets",
+        later("verify", "verify"),
+        "A package named above has no wheel for that platform. Add it with a marker that "
+        "leaves the platform out (uv add \"NAME; sys_platform == 'linux'\"), or make the lock "
+        "for fewer platforms: " + PLATFORMS_UPDATE + " (required-environments in "
+        "pyproject.toml lists them).",
+    ),
+    Step(
+        "sync",
+        "Installing the locked environment (uv sync --locked)",
+        later("install", "sync"),
+        "Check the network and free disk space; UV_CACHE_DIR may point to a bigger disk.",
+    ),
+    Step(
+        "check",
+        "Checking the environment (smoke test; pytest, ruff and mypy start)",
+        later("install", "check"),
+        "Run 'uv run scripts/smoke_test.py' for the full report.",
+    ),
+)
+
+
+def run_steps(
+    todo: Sequence[Step],
+    *,
+    resumable: bool = True,
+    resume_command: Callable[[str], str] | None = None,
+) -> None:
+    """Run the steps in order; at a failure, say which step, why and what to try, then raise
+    it on (reported) for cli.main to exit with.
+
+    `resume_command` gives the command that resumes at a step (default: RESUME's).
+    """
+    command = resume_command or (lambda name: RESUME.format(step=name))
+    for number, step in enumerate(todo, start=1):
+        print(f"==> [{number}/{len(todo)}] {step.title}", flush=True)
+        try:
+            step.action()
+        except (StepFailed, OSError) as error:
+            failure = error if isinstance(error, StepFailed) else StepFailed(str(error))
+            print(f"\n!!  Set-up failed at step '{step.name}': {failure}", file=sys.stderr)
+            print(f"    What to try: {failure.hint or step.hint}", file=sys.stderr)
+            if resumable:
+                resume = command(failure.resume or step.name)
+                print(f"    Then resume with: {resume}", file=sys.stderr)
+            failure.reported = True
+            raise failure from None if failure is error else error
+        except KeyboardInterrupt:
+            print(f"\n!!  Interrupted at step '{step.name}'.", file=sys.stderr)
+            if resumable:
+                print(f"    Resume with: {command(step.name)}", file=sys.stderr)
+            raise
+
+
+def steps_from(name: str) -> tuple[Step, ...]:
+    return STEPS[[s.name for s in STEPS].index(name) :]
