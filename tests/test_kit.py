@@ -14,7 +14,8 @@ import sys
 import tomllib
 from pathlib import Path
 
-from conftest import TEMPLATE
+import pytest
+from conftest import TEMPLATE, import_kit
 
 from tasks import dependency_merge
 
@@ -63,3 +64,26 @@ def test_what_a_pixi_project_runs_imports_no_third_party_package_at_import() -> 
 def test_the_update_imports_the_pin_rules_as_a_module_of_the_template_kit() -> None:
     assert dependency_merge.pins.__name__ == "research_kit.setup.pins"
     assert Path(dependency_merge.pins.__file__) == KIT / "setup" / "pins.py"
+
+
+UV_ERRORS = Path(__file__).parent / "data" / "uv-errors"
+NO_PYTHON = ("lock-python-download.txt", "lock-python-never.txt", "lock-python-pyenv.txt")
+
+
+@pytest.mark.parametrize("recorded", NO_PYTHON)
+def test_a_python_uv_cannot_find_or_download_is_named_with_both_ways_out(
+    recorded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    steps = import_kit(TEMPLATE / "template", "research_kit.setup.steps", monkeypatch)
+    hint = steps.missing_python_hint((UV_ERRORS / recorded).read_text(encoding="utf-8"))
+    assert "uv needs Python 3.12" in hint
+    assert "module load python/3.12" in hint  # make it visible to uv
+    assert "-d python_version=X.Y" in hint  # or move the project
+
+
+def test_other_uv_failures_get_no_python_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = import_kit(TEMPLATE / "template", "research_kit.setup.steps", monkeypatch)
+    others = sorted(set(UV_ERRORS.glob("*.txt")) - {UV_ERRORS / name for name in NO_PYTHON})
+    assert others
+    for recorded in others:
+        assert steps.missing_python_hint(recorded.read_text(encoding="utf-8")) == "", recorded

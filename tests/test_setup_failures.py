@@ -295,3 +295,24 @@ def test_update_with_a_uv_that_cannot_start_names_the_step_and_how_to_resume(
     after = output.split("Re-locking skipped")[1]
     assert "Then run:\n    uv run scripts/setup_env.py --from lock\n" in after
     assert "Added in v0.2.0." in (project / "README.md").read_text()  # the update is merged
+
+
+def test_a_python_this_machine_lacks_stops_the_lock_naming_it_and_both_ways_out(
+    tmp_path: Path,
+) -> None:
+    project = render(tmp_path / "project", skip_tasks=True, framework="none", python_version="3.13")
+    # Only Python 3.11 in sight (pyenv's shims show the selected versions), no downloads.
+    older = [v for v in os.environ.get("PYENV_VERSION", "").split(":") if v.startswith("3.11")]
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PYENV_VERSION": ":".join(older)}
+    if run(["uv", "python", "find", "3.13"], project, env=env).returncode == 0:
+        pytest.skip("this machine shows uv a Python 3.13 that the test cannot hide")
+    # The set-up itself on the Python there is (uv may start the script on another Python
+    # than the project's, as it did here when the script's environment was cached).
+    result = run(["uv", "run", "--python", "3.11", "scripts/setup_env.py"], project, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Set-up failed at step 'lock'" in result.stderr
+    assert "uv needs Python 3.13 (.python-version) and finds none on this machine" in (
+        result.stderr
+    )
+    assert "Check the network" not in result.stderr  # the step's own hint does not fit
+    assert "uv run scripts/setup_env.py --from lock" in result.stderr

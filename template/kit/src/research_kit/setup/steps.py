@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,34 @@ DAMAGED_LOCK_HINT = (
     "'git checkout uv.lock', or delete it to lock afresh."
 )
 UV_INSTALL_HINT = "Reinstall uv: https://docs.astral.sh/uv/getting-started/installation/"
+# uv found no interpreter for the project's Python (.python-version), and may not or could
+# not download one (UV_PYTHON_DOWNLOADS=never, or no way to GitHub, as on many clusters).
+# A pyenv shim for that version answers "command not found" when uv asks it.
+_NO_PYTHON = re.compile(
+    r"No interpreter found for Python (?P<wanted>[0-9][^\s]*) in"
+    r"|Failed to download `[^`]*python-build-standalone[^`]*/cpython-(?P<download>\d+\.\d+)"
+    r"|Failed to inspect Python interpreter from search path at `[^`]*python(?P<shim>\d+\.\d+)`"
+)
+PYTHON_UPDATE = (
+    "uvx --with copier-template-extensions copier update --trust --defaults "
+    "-d python_version=X.Y"
+)
+
+
+def missing_python_hint(output: str) -> str:
+    """What to do when uv needs a Python this machine lacks and cannot download ("" when
+    that is not what failed): make one visible to uv, or move the project to another."""
+    found = _NO_PYTHON.search(output)
+    if found is None:
+        return ""
+    version = found["wanted"] or found["download"] or found["shim"]
+    return (
+        f"uv needs Python {version} (.python-version) and finds none on this machine, and "
+        "could not download one. Make it visible to uv (on a cluster often "
+        f"`module load python/{version}`; or pyenv, the system's packages, or `uv python "
+        f"install {version}` where downloads work), or move the project to a Python this "
+        f"machine has (`uv python list --only-installed`): {PYTHON_UPDATE}"
+    )
 
 
 def uv_environment() -> dict[str, str]:
@@ -139,7 +168,8 @@ def run(command: list[str]) -> None:
         if gap is not None:
             raise StepFailed(*gap)
         shown = " ".join([Path(command[0]).name, *command[1:]])
-        raise exited(shown, code, said, DAMAGED_LOCK_HINT if damaged_lock else "")
+        hint = DAMAGED_LOCK_HINT if damaged_lock else missing_python_hint("\n".join(said))
+        raise exited(shown, code, said, hint)
 
 
 def exited(command: str, code: int, said: Sequence[str], hint: str = "") -> StepFailed:
