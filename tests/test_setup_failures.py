@@ -306,8 +306,8 @@ def test_a_python_this_machine_lacks_stops_the_lock_naming_it_and_both_ways_out(
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "PYENV_VERSION": ":".join(older)}
     if run(["uv", "python", "find", "3.13"], project, env=env).returncode == 0:
         pytest.skip("this machine shows uv a Python 3.13 that the test cannot hide")
-    # The set-up itself on the Python there is (uv may start the script on another Python
-    # than the project's, as it did here when the script's environment was cached).
+    # The set-up itself on the Python there is, as the copy starts it (tasks/post_copy.py:
+    # `uv run --python <Copier's Python>`); uv then needs the project's for the lock.
     result = run(["uv", "run", "--python", "3.11", "scripts/setup_env.py"], project, env=env)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Set-up failed at step 'lock'" in result.stderr
