@@ -87,3 +87,14 @@ def test_other_uv_failures_get_no_python_hint(monkeypatch: pytest.MonkeyPatch) -
     assert others
     for recorded in others:
         assert steps.missing_python_hint(recorded.read_text(encoding="utf-8")) == "", recorded
+
+
+def test_a_python_uv_cannot_find_is_named_where_uv_wrapped_its_words(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # uv wraps a long line (a long path) at its terminal's width, as CI's run showed.
+    steps = import_kit(TEMPLATE / "template", "research_kit.setup.steps", monkeypatch)
+    said = (UV_ERRORS / "lock-python-pyenv.txt").read_text(encoding="utf-8")
+    wrapped = said.replace("search path at `", "search path at\n       `", 1)
+    assert wrapped != said
+    assert "uv needs Python 3.12" in steps.missing_python_hint(wrapped)

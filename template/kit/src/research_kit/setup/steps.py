@@ -97,15 +97,14 @@ _NO_PYTHON = re.compile(
     r"|Failed to inspect Python interpreter from search path at `[^`]*python(?P<shim>\d+\.\d+)`"
 )
 PYTHON_UPDATE = (
-    "uvx --with copier-template-extensions copier update --trust --defaults "
-    "-d python_version=X.Y"
+    "uvx --with copier-template-extensions copier update --trust --defaults -d python_version=X.Y"
 )
 
 
 def missing_python_hint(output: str) -> str:
     """What to do when uv needs a Python this machine lacks and cannot download ("" when
     that is not what failed): make one visible to uv, or move the project to another."""
-    found = _NO_PYTHON.search(output)
+    found = _NO_PYTHON.search(" ".join(output.split()))  # uv wraps long lines where it likes
     if found is None:
         return ""
     version = found["wanted"] or found["download"] or found["shim"]
