@@ -316,3 +316,14 @@ def test_a_python_this_machine_lacks_stops_the_lock_naming_it_and_both_ways_out(
     )
     assert "Check the network" not in result.stderr  # the step's own hint does not fit
     assert "uv run scripts/setup_env.py --from lock" in result.stderr
+
+
+def test_until_a_step_before_from_is_refused_in_one_line(tmp_path: Path) -> None:
+    project = render(tmp_path / "project", skip_tasks=True, framework="none")
+    result = run(
+        ["uv", "run", "scripts/setup_env.py", "--from", "sync", "--until", "lock"], project
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--until lock comes before --from sync" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "uv.lock").exists()  # nothing ran

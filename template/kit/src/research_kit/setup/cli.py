@@ -134,9 +134,14 @@ def uv_project(args: argparse.Namespace) -> None:
     if args.command == "wheelhouse":
         write_wheelhouse(args.folder, args.platform, args.extra)
         return
-    names = [s.name for s in STEPS]
     todo = steps_from(args.start)
-    todo = todo[: [s.name for s in todo].index(args.until) + 1] if args.until in names else todo
+    names = [s.name for s in todo]
+    if args.until not in names:
+        raise InvalidProject(
+            f"--until {args.until} comes before --from {args.start}: no step is left to run.",
+            f"Give a step from {args.start} on: {', '.join(names)}.",
+        )
+    todo = todo[: names.index(args.until) + 1]
     resume: Callable[[str], str] | None = None
     if args.wheelhouse:
         folder = args.wheelhouse.resolve()
