@@ -23,7 +23,7 @@ from .loader import load
 Capability = tuple[int, int]
 # The generated project's machine.py (standard library only, PyTorch projects only, as its
 # name says): the rules that read this table, the same at `copier copy` and in the project.
-MACHINE = "template/src/{{package_name}}/{% if framework == 'pytorch' %}machine.py{% endif %}"
+MACHINE = "template/kit/src/research_kit/{% if framework == 'pytorch' %}machine.py{% endif %}"
 machine = load(Path(__file__).resolve().parent.parent / MACHINE)
 ALL_PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-x86_64", "macos-arm64")
 

@@ -4,13 +4,12 @@ Everything else is an ordinary import: extensions/ and tasks/ are packages of th
 folder (copier.yml runs the tasks through tasks/__main__.py, which puts that folder on
 sys.path; the Jinja side, extensions/hooks.py, imports extensions/ under a name of its own,
 see there), and so is the generated project's set-up, template/kit/src/research_kit (the
-tasks put that folder on sys.path: tasks/__init__.py). Two kinds of file cannot be imported
+tasks put that folder on sys.path: tasks/__init__.py). Two files cannot be imported
 that way, and come through `load`:
 
-- the generated project's `machine.py` and `project.py`, in `template/src/{{package_name}}/`,
-  a folder whose name is a Jinja expression: extensions/detect.py judges a machine with
-  machine.py's rules and tasks/common.py reads a project with project.py's, as the generated
-  project's set-up and smoke test do;
+- the generated project's `machine.py`, in `template/kit/src/research_kit/`, under a name
+  that is a Jinja expression (PyTorch projects only): extensions/detect.py judges a machine
+  with its rules, as the generated project's set-up and smoke test do;
 - tasks/recovery.py on the Jinja side, where tasks/ is not on sys.path; it registers an exit
   hook, so it is loaded once per process under one name, whichever template version asks.
 

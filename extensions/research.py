@@ -3,7 +3,7 @@ rules, and the GitHub jobs that keep a project fresh and safe (upgrade pull requ
 vulnerability audit, a cool-off before new releases).
 
 Runs, their settings files and their provenance manifests are not a question: every project
-has them (`src/<package>/runs.py`, `provenance.py`). What they need is added here.
+has them (`kit/src/research_kit/runs.py`, `provenance.py`). What they need is added here.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .containers import gpu_vendor, runtime_image
 from .slurm import sync_options
 from .tool_versions import PIP_AUDIT, UV
 
-# Typed run settings read from a file and the command line (src/<package>/runs.py); the
+# Typed run settings read from a file and the command line (kit/src/research_kit/runs.py); the
 # package and the scripts import pydantic itself too (Field), so it is declared.
 RUN_DEPENDENCIES = ("pydantic", "pydantic-settings")
 

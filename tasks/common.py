@@ -1,17 +1,15 @@
 """What every set-up task shares: progress lines, and an environment free of the caller's.
 
-The rules themselves live in the generated project's project.py (standard library only),
-loaded here from the template, so the tasks and the project's own set-up never disagree.
+The rules themselves live in the generated project's research_kit.project (standard library
+only), imported here from the template's kit/ (tasks/__init__.py), so the tasks and the
+project's own set-up never disagree.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from extensions.loader import load
-
-PROJECT_FILES = Path(__file__).resolve().parent.parent / "template/src/{{package_name}}/project.py"
-project_files = load(PROJECT_FILES)
+from research_kit import project as project_files
 
 # Variables that point uv or pixi at another environment (copier's own venv, an activated
 # conda env, an outer `uv run`): project.py's list, for fleet.py too.

@@ -110,7 +110,7 @@ def test_builder_installs_uv_and_the_lock(projects: dict[str, Path]) -> None:
     runs = [value for instruction, value in values if instruction == "RUN"]
     assert runs[0] == "uv python install"
     # Dependencies first (a cached layer until uv.lock changes), then the project.
-    assert runs[1].endswith("uv sync --locked --no-dev --no-install-project")
+    assert runs[1].endswith("uv sync --locked --no-dev --no-install-local")
     assert runs[2].endswith("uv sync --locked --no-dev")
 
 

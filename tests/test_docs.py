@@ -256,7 +256,7 @@ def template_outputs() -> set[str]:
 def update_table() -> dict[str, list[str]]:
     """docs/updating.md, "What an update touches": each row's kind (its bold words, else its
     first word) and the paths its first cell names. In a list, a name without a folder is in
-    the folder of the path before it (`src/<package>/config.py`, `runs.py`); `;` starts a
+    the folder of the path before it (`kit/src/research_kit/config.py`, `runs.py`); `;` starts a
     new list."""
     text = (TEMPLATE / "docs" / "updating.md").read_text(encoding="utf-8")
     table = text[text.index("### What an update touches") :].split("\n\n")[1]

@@ -1,4 +1,4 @@
-"""The generated project's machine facts (template/src/<package>/machine.py, PyTorch projects
+"""The generated project's machine facts (template/kit/src/research_kit/machine.py, PyTorch projects
 only) and project facts (project.py, every project), one place for all.
 
 Both are loaded from the template by their paths, as scripts/setup_env.py and the

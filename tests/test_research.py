@@ -139,7 +139,7 @@ def test_pixi_project_gets_no_uv_only_files(project_of: ProjectOf) -> None:
 
 
 def test_readme_lists_the_exit_statuses_of_exits_py(project_of: ProjectOf) -> None:
-    """One table of exit statuses (src/<package>/exits.py), shown in the README."""
+    """One table of exit statuses (kit/src/research_kit/exits.py), shown in the README."""
     project = project_of("default")
     spec = importlib.util.spec_from_file_location(
         "exits", project / "src" / "protein_folding" / "exits.py"

@@ -1,4 +1,4 @@
-"""Property-based checks of a generated project's bundles (src/<package>/bundle.py), run
+"""Property-based checks of a generated project's bundles (kit/src/research_kit/bundle.py), run
 INSIDE the project:
 
     uv run --locked --with hypothesis==<pin> --with pyyaml==<pin> --with jsonschema==<pin> \

@@ -16,6 +16,8 @@ from packaging.utils import canonicalize_name
 from .pins import (
     dependency_arrays,
     index_families,
+    is_local,
+    local_packages,
     locked_version,
     owner,
     replace_item,
@@ -42,10 +44,11 @@ def pin_pyproject(pyproject_text: str, lock_text: str) -> str:
     document = tomlkit.parse(pyproject_text)
     record = set_up_pins(document)
     routed = frozenset(name for family in index_families(document) for name in family)
+    local = local_packages(document)
     pins: dict[str, str] = {}
     for array in dependency_arrays(document):
         for index, item in enumerate(list(array)):
-            if not isinstance(item, str) or owner(item, record) == "yours":
+            if not isinstance(item, str) or is_local(item, local) or owner(item, record) == "yours":
                 continue
             name = canonicalize_name(Requirement(item).name)
             version = locked_version(item, locked, routed)

@@ -164,9 +164,27 @@ def dependency_arrays(document: Mapping[str, Any]) -> Iterator[Any]:
     yield from document.get("dependency-groups", {}).values()
 
 
+def local_packages(document: Mapping[str, Any]) -> set[str]:
+    """Packages built from a folder of the project ([tool.uv.sources] path or workspace, as
+    kit/'s research-kit): they have no release to pin, and the set-up leaves them alone."""
+    sources = document.get("tool", {}).get("uv", {}).get("sources", {})
+    return {
+        canonicalize_name(name)
+        for name, entries in sources.items()
+        for entry in (entries if isinstance(entries, list) else [entries])
+        if isinstance(entry, Mapping) and ("path" in entry or "workspace" in entry)
+    }
+
+
+def is_local(requirement: str, local: set[str]) -> bool:
+    return canonicalize_name(Requirement(requirement).name) in local
+
+
 def requirements_in(document: Mapping[str, Any]) -> Iterator[str]:
+    """The direct dependencies, the project's own folders' packages left out."""
+    local = local_packages(document)
     for array in dependency_arrays(document):
-        yield from (item for item in array if isinstance(item, str))
+        yield from (item for item in array if isinstance(item, str) and not is_local(item, local))
 
 
 def locked_version(

@@ -204,7 +204,7 @@ def _platform_gap(output: str, platform: Any) -> PlatformGap | None:
 
 
 def target_platforms(pyproject_text: str) -> list[Any]:
-    """The platforms (records of src/<package>/platforms.py) that [tool.uv]
+    """The platforms (records of kit/src/research_kit/platforms.py) that [tool.uv]
     required-environments names, in the table's order."""
     markers = required_environments(pyproject_text)
     return [p for p in platform_table() if any(selects(marker, p) for marker in markers)]

@@ -8,7 +8,6 @@ Standard library only at import: a pixi project's set-up runs it with a plain `p
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -38,26 +37,20 @@ class StepFailed(Exception):
 
 
 def load_module(name: str) -> ModuleType:
-    """src/<package>/<name>.py loaded from its file: project.py (what the project's files
-    say), machine.py (the GPU drivers; PyTorch projects only), platforms.py (the platforms a
-    lock can target), exits.py (the exit statuses of the project's commands).
-
-    Not imported as `<package>.<name>`: the package is not installed yet, and importing it
-    would run its __init__.py, which may need what is not installed. These modules need
-    only the standard library.
+    """research_kit.<name>, a module of the standard library only: project (what the project's
+    files say), machine (the GPU drivers; PyTorch projects only), platforms (the platforms a
+    lock can target), exits (the exit statuses of the project's commands). Imported by name,
+    as machine.py exists in PyTorch projects only.
     """
-    path = next((PROJECT / "src").glob(f"*/{name}.py"), None)
-    if path is None:
+    try:
+        return importlib.import_module(f"research_kit.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"research_kit.{name}":
+            raise
         raise StepFailed(
-            f"src/<package>/{name}.py is missing. Restore it from git (git checkout -- src), "
-            "or run `copier update` to have the template write it again."
-        )
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+            f"kit/src/research_kit/{name}.py is missing. Restore it from git "
+            "(git checkout -- kit), or run `copier update` to have the template write it again."
+        ) from None
 
 
 RESUME = "uv run scripts/setup_env.py --from {step}"
@@ -178,7 +171,7 @@ def exited(command: str, code: int, said: Sequence[str], hint: str = "") -> Step
 
 
 def platform_table() -> list[Any]:
-    """The platforms a lock can be made for (src/<package>/platforms.py, the template's)."""
+    """The platforms a lock can be made for (kit/src/research_kit/platforms.py, the template's)."""
     return list(load_module("platforms").PLATFORMS)
 
 

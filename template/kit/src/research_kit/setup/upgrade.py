@@ -27,6 +27,8 @@ from .lock import locked_versions
 from .pins import (
     dependency_arrays,
     index_families,
+    is_local,
+    local_packages,
     owner,
     replace_item,
     requirements_in,
@@ -58,9 +60,10 @@ def upgrade_plan(pyproject_text: str, names: Sequence[str]) -> UpgradePlan:
         if moving & family:
             moving |= family
     held: dict[str, str] = {}
+    local = local_packages(document)
     for array in dependency_arrays(document):
         for index, item in enumerate(list(array)):
-            if not isinstance(item, str):
+            if not isinstance(item, str) or is_local(item, local):
                 continue
             name = canonicalize_name(Requirement(item).name)
             if named and name not in moving:

@@ -68,7 +68,7 @@ _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 
 
 def platform_named(name: str) -> Any:
-    """The record of src/<package>/platforms.py with this name (`linux-x86_64`)."""
+    """The record of kit/src/research_kit/platforms.py with this name (`linux-x86_64`)."""
     return next(p for p in platform_table() if p.name == name)
 
 

@@ -10,10 +10,11 @@ from dotenv import load_dotenv
 
 
 def find_project_root(start: Path | None = None) -> Path | None:
-    """The nearest folder above `start` (default: this file) that holds pyproject.toml."""
+    """The nearest folder above `start` (default: this file) that holds pyproject.toml, kit/
+    itself left out (it has one too)."""
     here = (start or Path(__file__)).resolve()
     for folder in here.parents:
-        if (folder / "pyproject.toml").is_file():
+        if (folder / "pyproject.toml").is_file() and not (folder / "src/research_kit").is_dir():
             return folder
     return None
 
