@@ -325,8 +325,8 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
     license_text = licenses.license_text(answers.license, answers.author_name, year)
     repo_review_ignores = guide_checks.ignored_checks(answers.env_manager, answers.ci_provider)
 
-    # 7. The dependency lists, sorted
-    dependencies = requirements.sorted_requirements(dependencies)
+    # 7. The dependency lists, sorted; every project depends on its kit/ (research-kit)
+    dependencies = requirements.sorted_requirements([*dependencies, requirements.KIT])
     dev_dependencies = requirements.sorted_requirements(dev_dependencies)
     dependency_constraints = requirements.sorted_requirements(constraints)
 

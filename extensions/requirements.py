@@ -17,6 +17,8 @@ BASE_DEPENDENCIES: dict[Framework, tuple[str, ...]] = {
     "none": ("numpy", "python-dotenv"),
 }
 DEV_DEPENDENCIES: tuple[str, ...] = ("pytest", "ruff", "mypy")
+# The template's machinery, installed from the project's kit/ folder ([tool.uv.sources]).
+KIT = "research-kit"
 
 
 def split_requirements(text: str) -> list[str]:

@@ -132,7 +132,7 @@ def test_dockerfile_reads_only_files_the_project_has(projects: dict[str, Path]) 
         for i in dockerfile(project).structure
         if i["instruction"] == "COPY" and not i["value"].startswith("--from")
     ]
-    assert sources == ["uv.lock", "pyproject.toml", ".python-version", "."]
+    assert sources == ["uv.lock", "pyproject.toml", "kit/pyproject.toml", ".python-version", "."]
     assert all((project / source).exists() for source in sources if source not in SET_UP_WRITES)
 
 

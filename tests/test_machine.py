@@ -33,9 +33,9 @@ from extensions.loader import load
 from tasks import common
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "template" / "src" / "{{package_name}}"
-MACHINE = PACKAGE / "{% if framework == 'pytorch' %}machine.py{% endif %}"
-PROJECT_FILES = PACKAGE / "project.py"
+KIT = ROOT / "template" / "kit" / "src" / "research_kit"
+MACHINE = KIT / "{% if framework == 'pytorch' %}machine.py{% endif %}"
+PROJECT_FILES = KIT / "project.py"
 
 NO_SWITCHES: dict[str, str] = {}
 PYTORCH_INDEX = "https://download.pytorch.org/whl"  # answered, never fetched from here
@@ -259,11 +259,11 @@ def test_every_project_gets_project_py_as_written_and_the_set_up_script(
     project = rendered(
         package_name="lab_tools", env_manager=env_manager, torch_index_url=PYTORCH_INDEX
     )
-    assert (project / "src/lab_tools/project.py").read_bytes() == PROJECT_FILES.read_bytes()
-    assert (project / "src/lab_tools/machine.py").read_bytes() == MACHINE.read_bytes()
+    assert (project / "kit/src/research_kit/project.py").read_bytes() == PROJECT_FILES.read_bytes()
+    assert (project / "kit/src/research_kit/machine.py").read_bytes() == MACHINE.read_bytes()
     assert (project / "scripts/setup_env.py").is_file()  # uv's and pixi's set-up alike
     for name in GPU_FILES:
-        assert (project / "src/lab_tools" / name).is_file(), name
+        assert (project / "kit/src/research_kit" / name).is_file(), name
 
 
 @pytest.mark.parametrize("env_manager", ["uv", "pixi"])
@@ -271,10 +271,12 @@ def test_a_numpy_project_has_no_cuda_table_and_no_gpu_probing(
     rendered: Render, env_manager: str
 ) -> None:
     project = rendered(package_name="lab_tools", framework="none", env_manager=env_manager)
-    assert (project / "src/lab_tools/project.py").read_bytes() == PROJECT_FILES.read_bytes()
+    assert (project / "kit/src/research_kit/project.py").read_bytes() == PROJECT_FILES.read_bytes()
     for name in GPU_FILES:
-        assert not (project / "src/lab_tools" / name).exists(), name
-    package = list((project / "src/lab_tools").rglob("*.py"))
+        assert not (project / "kit/src/research_kit" / name).exists(), name
+    # The package and the kit's modules; kit's set-up (setup/) names torch in its messages.
+    kit = project / "kit/src/research_kit"
+    package = [*(project / "src/lab_tools").rglob("*.py"), *kit.glob("*.py"), *kit.glob("smoke/*.py")]
     for needle in ('"nvidia-smi"', "probe_nvidia", "CUDA_BUILDS", "import torch"):
         holders = [p.name for p in package if needle in p.read_text()]
         assert not holders, needle
@@ -283,7 +285,7 @@ def test_a_numpy_project_has_no_cuda_table_and_no_gpu_probing(
 def test_the_rendered_build_table_is_the_templates(rendered: Render) -> None:
     """builds.py holds the table only; machine.py's rule, applied to it, is the template's."""
     project = rendered(package_name="lab_tools")
-    source = (project / "src/lab_tools/builds.py").read_text()
+    source = (project / "kit/src/research_kit/builds.py").read_text()
     assert "def " not in source  # no rule of its own
     table: dict[str, object] = {}
     exec(

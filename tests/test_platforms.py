@@ -382,7 +382,7 @@ def test_pixi_follows_the_answer(tmp_path: Path) -> None:
 
 
 def generated_module(project: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    return import_file(next((project / "src").glob(f"*/{name}.py")), monkeypatch)
+    return import_file(project / "kit/src/research_kit" / f"{name}.py", monkeypatch)
 
 
 def test_the_generated_table_is_the_templates(

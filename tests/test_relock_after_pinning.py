@@ -65,14 +65,15 @@ required-environments = [
 """
 
 
-TEMPLATE_MODULES = Path(__file__).resolve().parent.parent / "template" / "src" / "{{package_name}}"
+TEMPLATE = Path(__file__).resolve().parent.parent / "template"
+TEMPLATE_MODULES = TEMPLATE / "kit" / "src" / "research_kit"
 
 
 def setup_env_of(project: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """The template's set-up (research_kit.setup.verify and the modules it imports), working
-    on `project`: a folder of an old template's, without kit/ or src/<package>/, so the
+    on `project`: a folder of an old template's, without kit/, so the
     template's own project.py and its kin stand in for the project's."""
-    template = TEMPLATE_MODULES.parent.parent
+    template = TEMPLATE
     verify = import_kit(template, "research_kit.setup.verify", monkeypatch)
     for path in (template / "kit" / "src" / "research_kit" / "setup").glob("[!_]*.py"):
         module = importlib.import_module(f"research_kit.setup.{path.stem}")

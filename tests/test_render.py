@@ -110,7 +110,10 @@ def test_numpy_only_project_has_no_torch_anywhere(rendered: Render) -> None:
     assert "torch" not in data["project"]["dependencies"]
     assert "index" not in data["tool"]["uv"]
     lines = [
-        line.strip() for p in (project / "src").rglob("*.py") for line in p.read_text().splitlines()
+        line.strip()
+        for folder in ("src", "kit/src")
+        for p in (project / folder).rglob("*.py")
+        for line in p.read_text().splitlines()
     ]
     assert not [line for line in lines if line.startswith(("import torch", "from torch"))]
 
@@ -118,15 +121,15 @@ def test_numpy_only_project_has_no_torch_anywhere(rendered: Render) -> None:
 @pytest.mark.parametrize(
     ("framework", "present", "absent"),
     [
-        ("pytorch", ["models.py", "training.py", "devices.py"], ["regression.py"]),
-        ("none", ["regression.py"], ["models.py", "training.py", "devices.py"]),
+        ("pytorch", ["models.py", "training.py"], ["regression.py"]),
+        ("none", ["regression.py"], ["models.py", "training.py"]),
     ],
 )
 def test_package_modules_match_the_framework(
     rendered: Render, framework: str, present: list[str], absent: list[str]
 ) -> None:
     package = rendered(framework=framework) / "src" / "protein_folding"
-    for name in ["__init__.py", "config.py", "py.typed", *present]:
+    for name in ["__init__.py", "py.typed", *present]:
         assert (package / name).is_file(), name
     for name in absent:
         assert not (package / name).exists(), name

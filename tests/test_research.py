@@ -34,14 +34,14 @@ RUN_FILES = {
     "configs/train_example.toml",
     "scripts/compare_runs.py",
     "scripts/sweep.py",
-    "src/protein_folding/provenance.py",
-    "src/protein_folding/runs.py",
-    "tests/test_runs.py",
+    "kit/src/research_kit/provenance.py",
+    "kit/src/research_kit/runs.py",
+    "kit/tests/test_runs.py",
 }
 # Files that exist only when their answer asks for them.
 OPTIONAL_FILES = {
     "notebooks": {"notebooks/example.ipynb", "tests/test_notebooks.py"},
-    "tracker": {"src/protein_folding/tracking.py", "tests/test_tracking.py"},
+    "tracker": {"kit/src/research_kit/tracking.py", "kit/tests/test_tracking.py"},
     "devcontainer": {".devcontainer/devcontainer.json", ".devcontainer/Dockerfile"},
     "agents_md": {"AGENTS.md"},
     "scheduled_upgrades": {".github/workflows/upgrade.yml"},
@@ -142,7 +142,7 @@ def test_readme_lists_the_exit_statuses_of_exits_py(project_of: ProjectOf) -> No
     """One table of exit statuses (kit/src/research_kit/exits.py), shown in the README."""
     project = project_of("default")
     spec = importlib.util.spec_from_file_location(
-        "exits", project / "src" / "protein_folding" / "exits.py"
+        "exits", project / "kit" / "src" / "research_kit" / "exits.py"
     )
     assert spec is not None and spec.loader is not None
     exits = importlib.util.module_from_spec(spec)

@@ -109,8 +109,8 @@ def test_the_set_up_reads_the_driver_through_the_projects_machine_module(
     project = rendered(package_name="lab_tools")
     script = setup_script(project, monkeypatch, "install")
     machine, project_files = script.load_module("machine"), script.load_module("project")
-    assert Path(machine.__file__) == project / "src" / "lab_tools" / "machine.py"
-    assert Path(project_files.__file__) == project / "src" / "lab_tools" / "project.py"
+    assert Path(machine.__file__) == project / "kit" / "src" / "research_kit" / "machine.py"
+    assert Path(project_files.__file__) == project / "kit" / "src" / "research_kit" / "project.py"
     monkeypatch.setenv("COPIER_RESEARCH_DRIVER_VERSION", "580.65.06")
     monkeypatch.delenv("COPIER_RESEARCH_NO_GPU_DETECTION", raising=False)
     assert machine.gpu_vendor() == "nvidia"

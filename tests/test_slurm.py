@@ -19,9 +19,9 @@ from extensions import slurm
 JOB_FILES = ["train-single-node.sbatch", "train-multi-node.sbatch"]
 SLURM_CODE = [
     "scripts/train.py",
-    "src/protein_folding/distributed.py",
-    "src/protein_folding/checkpoint.py",
-    "tests/test_distributed.py",
+    "kit/src/research_kit/distributed.py",
+    "kit/src/research_kit/checkpoint.py",
+    "kit/tests/test_distributed.py",
 ]
 # Long options of sbatch(1) that a job file of ours may use.
 SBATCH_OPTIONS = {

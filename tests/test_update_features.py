@@ -1,7 +1,7 @@
 """Changing answers with `copier update` loses nothing and brings what the new answers need.
 
 A clone of this template gets releases v0.1.0 (this working tree) and v0.2.0, which changes
-a module the template writes into the package (config.py) and the README. A NumPy project
+the module the template writes into the package (its __init__.py) and the README. A NumPy project
 generated from v0.1.0, set up and committed, is then updated through Copier's command line:
 
 - renaming the package (`-d package_name=numbers_lab`): every file of the old package
@@ -42,10 +42,8 @@ from tasks.conflicts import conflicted_files
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-features")]
 
 OLD, NEW = "plain_numbers", "numbers_lab"
-CONFIG = "template/src/{{package_name}}/config.py"
-CONFIG_DOCSTRING = (
-    '"""Project settings: the .env file at the project root and the folders it names."""'
-)
+INIT = "template/src/{{package_name}}/__init__.py.jinja"
+INIT_LINE = "# Settings from the project's .env apply to every script and notebook"
 RELEASE_LINE = "# Settings come from .env (see .env.example); nothing here is secret.\n"
 USER_FUNCTION = (
     '\n\ndef folding_data() -> str:\n    """Where our folding data lives."""\n'
@@ -63,7 +61,7 @@ STARTER_DOCSTRING = '"""Linear regression with NumPy: synthetic data and a least
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     clone = template_clone(tmp_path_factory.mktemp("releases") / "template")
     release(clone, "v0.1.0")
-    edit(clone / CONFIG, f"{CONFIG_DOCSTRING}\n", f"{CONFIG_DOCSTRING}\n\n{RELEASE_LINE}")
+    edit(clone / INIT, INIT_LINE, f"{RELEASE_LINE}{INIT_LINE}")
     edit(clone / "template" / "README.md.jinja", "## Layout\n", "## Project layout\n")
     release(clone, "v0.2.0")
     return clone
@@ -89,8 +87,8 @@ def renamed(
     (project, its package's files before, the update's output)."""
     project = user_copy(generated, tmp_path_factory.mktemp("rename") / "plain-numbers")
     package = project / "src" / OLD
-    with (package / "config.py").open("a") as config:
-        config.write(USER_FUNCTION)
+    with (package / "__init__.py").open("a") as init:
+        init.write(USER_FUNCTION)
     (package / "analysis.py").write_text(USER_MODULE)
     edit(package / "regression.py", STARTER_DOCSTRING, USER_DOCSTRING)
     git("add", "--all", cwd=project)
@@ -117,8 +115,9 @@ def test_your_edit_and_the_releases_both_arrive_in_a_template_module(
     renamed, releases: Path
 ) -> None:
     project, _, _ = renamed
-    release_version = (releases / CONFIG).read_text()  # config.py is no template: as written
-    assert (project / "src" / NEW / "config.py").read_text() == release_version + USER_FUNCTION
+    merged = (project / "src" / NEW / "__init__.py").read_text()
+    assert f"{RELEASE_LINE}{INIT_LINE}" in merged
+    assert merged.endswith(f"load_environment()\n{USER_FUNCTION}")
 
 
 def test_every_file_of_the_old_package_arrives_byte_for_byte(renamed) -> None:
@@ -127,7 +126,7 @@ def test_every_file_of_the_old_package_arrives_byte_for_byte(renamed) -> None:
     project, before, _ = renamed
     after = {p.name: p.read_bytes() for p in (project / "src" / NEW).iterdir() if p.is_file()}
     expected = {name: data.replace(OLD.encode(), NEW.encode()) for name, data in before.items()}
-    del expected["config.py"], after["config.py"]  # merged with the release: above
+    del expected["__init__.py"], after["__init__.py"]  # merged with the release: above
     assert after == expected
     assert after["regression.py"].decode().startswith(USER_DOCSTRING)  # the starter, yours
 
@@ -165,8 +164,8 @@ FEATURES = {
 FEATURE_FILES = [
     "notebooks/example.ipynb",
     "tests/test_notebooks.py",
-    f"src/{OLD}/tracking.py",
-    "tests/test_tracking.py",
+    "kit/src/research_kit/tracking.py",
+    "kit/tests/test_tracking.py",
     "Dockerfile",
     ".dockerignore",
     ".devcontainer/devcontainer.json",
@@ -195,7 +194,7 @@ def test_the_notebook_test_has_the_example_notebook_to_run(turned_on) -> None:
     project, _ = turned_on
     tests = run(
         ["uv", "run", "--locked", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "tests/test_notebooks.py", "tests/test_tracking.py"],
+         "tests/test_notebooks.py", "kit/tests/test_tracking.py"],
         project,
     )  # fmt: skip
     assert tests.returncode == 0, tests.stdout + tests.stderr

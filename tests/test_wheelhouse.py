@@ -311,7 +311,7 @@ def test_the_wheelhouse_set_up_skips_what_needs_an_index(
     rendered: Render, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     script = setup_script(rendered(framework="none"), monkeypatch)
-    steps = importlib.import_module("research_kit.setup.steps").STEPS  # the same project's
+    steps = importlib.import_module("research_kit.setup.sequence").STEPS  # the same project's
     names = [step.name for step in script.wheelhouse_steps(steps, tmp_path)]
     assert names == ["env", "wheelhouse", "sync", "check"]
     until_verify = steps[: [s.name for s in steps].index("verify") + 1]

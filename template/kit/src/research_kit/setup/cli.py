@@ -13,15 +13,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .sequence import STEPS, steps_from
 from .steps import (
     PROJECT,
-    STEPS,
     InvalidProject,
     StepFailed,
     load_module,
     platform_table,
     run_steps,
-    steps_from,
 )
 
 DESCRIPTION = (

@@ -10,17 +10,8 @@ import tomllib
 
 from dotenv import dotenv_values
 
-from .steps import (
-    PROJECT,
-    StepFailed,
-    exited,
-    load_module,
-    lock_text,
-    read_pyproject,
-    run,
-    uv,
-    uv_environment,
-)
+from .commands import exited, run
+from .steps import PROJECT, StepFailed, load_module, lock_text, read_pyproject, uv, uv_environment
 
 
 def torch_extras(pyproject_text: str) -> list[str]:

@@ -13,6 +13,7 @@ import tomlkit
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from .commands import run
 from .pins import (
     dependency_arrays,
     index_families,
@@ -26,7 +27,7 @@ from .pins import (
     write_record,
     yours,
 )
-from .steps import PROJECT, StepFailed, load_module, lock_text, read_pyproject, run, uv
+from .steps import PROJECT, StepFailed, load_module, lock_text, read_pyproject, uv
 
 
 def locked_versions(lock_text: str) -> dict[str, set[str]]:

@@ -177,7 +177,10 @@ def local_packages(document: Mapping[str, Any]) -> set[str]:
 
 
 def is_local(requirement: str, local: set[str]) -> bool:
-    return canonicalize_name(Requirement(requirement).name) in local
+    try:
+        return canonicalize_name(Requirement(requirement).name) in local
+    except InvalidRequirement:  # check_pyproject names it
+        return False
 
 
 def requirements_in(document: Mapping[str, Any]) -> Iterator[str]:

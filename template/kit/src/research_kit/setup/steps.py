@@ -10,9 +10,7 @@ from __future__ import annotations
 import importlib
 import re
 import shutil
-import subprocess
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,51 +123,6 @@ def uv_environment() -> dict[str, str]:
     return from_file | outside
 
 
-def run(command: list[str]) -> None:
-    """Run a command, streaming its output; on failure raise with the end of its stderr.
-
-    A resolver failure for a package without wheels for one of the project's platforms is
-    explained instead: the package, the platform and both ways out (platform_gap).
-    """
-    env = uv_environment()
-    try:
-        process = subprocess.Popen(command, cwd=PROJECT, env=env, stderr=subprocess.PIPE, text=True)
-    except OSError as error:  # not a program this machine can run
-        raise StepFailed(f"{command[0]} cannot start ({error}).", UV_INSTALL_HINT) from error
-    said: list[str] = []  # what it printed, the last 500 lines (enough for uv's reasons)
-    damaged_lock = False
-
-    def relay() -> None:
-        nonlocal damaged_lock
-        assert process.stderr is not None
-        for line in process.stderr:
-            sys.stderr.write(line)
-            said[:] = [*said[-499:], line.rstrip()]
-            damaged_lock = damaged_lock or DAMAGED_LOCK in line
-
-    reader = threading.Thread(target=relay)
-    reader.start()
-    code = process.wait()
-    reader.join()
-    if process.stderr is not None:
-        process.stderr.close()
-    if code != 0:
-        from .platform_gaps import platform_gap  # which reads uv's words with what this runs
-
-        gap = platform_gap("\n".join(said))
-        if gap is not None:
-            raise StepFailed(*gap)
-        shown = " ".join([Path(command[0]).name, *command[1:]])
-        hint = DAMAGED_LOCK_HINT if damaged_lock else missing_python_hint("\n".join(said))
-        raise exited(shown, code, said, hint)
-
-
-def exited(command: str, code: int, said: Sequence[str], hint: str = "") -> StepFailed:
-    """The failure of a command that exited with `code`, with the end of what it said."""
-    shown = "\n".join(f"    {line}" for line in said[-8:]) or "    (no output)"
-    return StepFailed(f"'{command}' exited with {code}:\n{shown}", hint, output="\n".join(said))
-
-
 def platform_table() -> list[Any]:
     """The platforms a lock can be made for (kit/src/research_kit/platforms.py, the template's)."""
     return list(load_module("platforms").PLATFORMS)
@@ -216,60 +169,6 @@ class Step:
     hint: str
 
 
-def later(module: str, function: str) -> Callable[[], None]:
-    """A step's action, imported when the step runs: the uv steps need tomlkit and packaging,
-    which a pixi project's set-up (a plain `python`) may not have."""
-
-    def action() -> None:
-        getattr(importlib.import_module(f"{__package__}.{module}"), function)()
-
-    return action
-
-
-STEPS = (
-    Step(
-        "env",
-        "Creating .env from .env.example",
-        create_env_file,
-        "Check the folder's permissions.",
-    ),
-    Step(
-        "lock",
-        "Resolving and locking dependencies (uv lock)",
-        later("lock", "lock"),
-        "Check the network and the package indexes in pyproject.toml ([[tool.uv.index]]); "
-        "a resolver conflict names the requirements to relax.",
-    ),
-    Step(
-        "pin",
-        "Pinning direct dependencies to uv.lock (pyproject.toml)",
-        later("lock", "pin"),
-        "Fix the requirement named above in pyproject.toml.",
-    ),
-    Step(
-        "verify",
-        "Checking that uv.lock installs on every platform the project targets",
-        later("verify", "verify"),
-        "A package named above has no wheel for that platform. Add it with a marker that "
-        "leaves the platform out (uv add \"NAME; sys_platform == 'linux'\"), or make the lock "
-        "for fewer platforms: " + PLATFORMS_UPDATE + " (required-environments in "
-        "pyproject.toml lists them).",
-    ),
-    Step(
-        "sync",
-        "Installing the locked environment (uv sync --locked)",
-        later("install", "sync"),
-        "Check the network and free disk space; UV_CACHE_DIR may point to a bigger disk.",
-    ),
-    Step(
-        "check",
-        "Checking the environment (smoke test; pytest, ruff and mypy start)",
-        later("install", "check"),
-        "Run 'uv run scripts/smoke_test.py' for the full report.",
-    ),
-)
-
-
 def run_steps(
     todo: Sequence[Step],
     *,
@@ -300,7 +199,3 @@ def run_steps(
             if resumable:
                 print(f"    Resume with: {command(step.name)}", file=sys.stderr)
             raise
-
-
-def steps_from(name: str) -> tuple[Step, ...]:
-    return STEPS[[s.name for s in STEPS].index(name) :]

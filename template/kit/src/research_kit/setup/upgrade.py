@@ -23,6 +23,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from .commands import run
 from .lock import locked_versions
 from .pins import (
     dependency_arrays,
@@ -35,7 +36,8 @@ from .pins import (
     set_up_pins,
     without_pin,
 )
-from .steps import PROJECT, InvalidProject, Step, StepFailed, run, run_steps, steps_from, uv
+from .sequence import steps_from
+from .steps import PROJECT, InvalidProject, Step, StepFailed, run_steps, uv
 
 
 @dataclass(frozen=True)

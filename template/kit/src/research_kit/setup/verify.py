@@ -9,18 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from .commands import run
 from .install import torch_extras
 from .lock import pin
 from .platform_gaps import platform_gap, target_platforms, unchecked_markers
-from .steps import (
-    PROJECT,
-    StepFailed,
-    lock_text,
-    read_pyproject,
-    run,
-    uv,
-    uv_environment,
-)
+from .steps import PROJECT, StepFailed, lock_text, read_pyproject, uv, uv_environment
 
 
 def install_problem(python: str, platform: Any, extra: str | None) -> str:

@@ -42,6 +42,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
+from .commands import run
 from .install import chosen_extra, torch_extras
 from .platform_gaps import target_platforms
 from .steps import (
@@ -52,7 +53,6 @@ from .steps import (
     lock_text,
     platform_table,
     read_pyproject,
-    run,
     run_steps,
     uv,
     uv_environment,
