@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from conftest import copier_cli, git, release, run, template_clone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tasks import kit_layout, post_update
 from tasks.conflicts import conflicted_files
@@ -267,3 +269,32 @@ def test_a_conflicting_edit_stops_the_update(
 def test_imports_of_moved_modules_are_rewritten(path: str, before: str, after: str) -> None:
     moved = frozenset({"runs", "config", "smoke"})
     assert kit_layout.rewritten(path, before.encode(), "lab", moved).decode() == after
+
+
+MODULES = st.sampled_from(["runs", "config", "smoke.facts", "models", "training"])
+IMPORTS = st.one_of(
+    st.builds("from lab.{} import name".format, MODULES),
+    st.builds("from lab import {}".format, st.sampled_from(["runs", "models", "config as c"])),
+    st.builds("import lab.{}".format, MODULES),
+    st.builds("from .{} import name".format, MODULES),
+    st.builds("from other.{} import name".format, MODULES),
+    st.just("x = 'lab.runs'  # lab.runs"),
+)
+
+
+@given(st.lists(IMPORTS, max_size=8))
+def test_import_rewriting_is_line_by_line_and_idempotent(statements: list[str]) -> None:
+    """Each line is rewritten alone, as a module that is moved or not says; strings and
+    comments never; twice is once."""
+    moved = frozenset({"runs", "config", "smoke"})
+    source = "".join(f"{statement}\n" for statement in statements)
+    once = kit_layout.rewritten("src/lab/a.py", source.encode(), "lab", moved).decode()
+    for before, after in zip(source.splitlines(), once.splitlines(), strict=True):
+        words = before.split()
+        named = words[3] if words[:2] == ["from", "lab"] else words[1]
+        module = named.lstrip(".").removeprefix("lab.").split(".")[0]
+        if before.startswith(("from lab", "import lab", "from .")) and module in moved:
+            assert "research_kit" in after and "lab" not in after.split(" import ")[0], after
+        else:
+            assert after == before
+    assert kit_layout.rewritten("src/lab/a.py", once.encode(), "lab", moved).decode() == once
