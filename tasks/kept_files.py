@@ -11,7 +11,9 @@ changed it. Everything of the researcher's is in the last commit (Copier updates
 project), so this step compares each file the update deleted with the last release rendered
 again: an unchanged one stays deleted; an edited one is written back from the last commit and
 named, for the researcher to keep or delete. Updates that delete nothing cost nothing here.
-A renamed package's old folder is rename_package.py's business, which runs first.
+A renamed package's old folder is rename_package.py's business, which runs first. A file the
+release moved into kit/ (the machinery in src/<package>/ and its tests, up to the release that
+made kit/) is kit_layout.py's: an edit is merged into the new place, not kept in the old.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tasks import kit_layout
 from tasks.common import say
 from tasks.conflicts import git
 from tasks.rename_package import committed_answers, committed_bytes, render_last_release
@@ -57,7 +60,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch) / "last-release"
         rendered = bool(package) and render_last_release(template, answers, package, base)
-        kept = edited(project, deleted, base if rendered else None)
+        last_release = base if rendered else None
+        moved = kit_layout.merge_edits(project, new_package, deleted, last_release)
+        deleted = [path for path in deleted if path not in moved.handled]
+        kept = edited(project, deleted, last_release)
     for path in kept:
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_bytes(committed_bytes(project, path))
@@ -66,6 +72,7 @@ def main(argv: list[str]) -> int:
         for path in kept:
             say(f"    {path}")
         say("    They are yours now: delete them (git rm) when you no longer need them.")
+    kit_layout.finish(project, new_package, moved)
     return 0
 
 

@@ -55,7 +55,7 @@ def updated(releases: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
 def test_the_unchanged_cuda_table_is_gone(updated: tuple[Path, bytes, str]) -> None:
     project, _, _ = updated
     assert not (project / "src" / PACKAGE / "builds.py").exists()
-    assert (project / "src" / PACKAGE / "project.py").is_file()  # what replaced machine.py
+    assert (project / "kit/src/research_kit/project.py").is_file()  # what replaced machine.py
 
 
 def test_the_changed_machine_module_is_kept_byte_for_byte_and_named(
