@@ -179,13 +179,17 @@ def needs_relock(project: Path) -> bool:
     """The project's own state asks for the re-lock, whatever the update changed: a
     dependency uv.lock holds is still without its pin (a set-up that stopped before pinning,
     committed as it was), or uv.lock does not match pyproject.toml (`uv lock --check`)."""
-    pyproject = (project / PYPROJECT).read_text(encoding="utf-8")
+    pyproject = tomllib.loads((project / PYPROJECT).read_text(encoding="utf-8"))
     lock = tomllib.loads((project / "uv.lock").read_text(encoding="utf-8"))
-    locked = {canonicalize_name(str(p.get("name", ""))) for p in lock.get("package", [])}
+    locked = {
+        canonicalize_name(str(p.get("name", "")))
+        for p in lock.get("package", [])
+        if "editable" not in p.get("source", {})  # kit/ and the project: never pinned
+    }
     bare = sorted(
         {
             canonicalize_name(requirement.name)
-            for items in dependency_lists(tomllib.loads(pyproject))
+            for items in dependency_lists(pyproject)
             for item in items
             if isinstance(item, str)
             and not (requirement := Requirement(item)).specifier

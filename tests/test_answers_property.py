@@ -365,7 +365,7 @@ def project_check(venv: Path, project: Path, *args: str, **env: str) -> None:
     result = subprocess.run(
         [str(venv / "bin" / "python"), "-m", *args],
         cwd=project,
-        env={**os.environ, "PYTHONPATH": "src", **env},  # the package, as if installed
+        env={**os.environ, "PYTHONPATH": "src:kit/src", **env},  # the packages, as if installed
         capture_output=True,
         text=True,
     )

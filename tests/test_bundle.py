@@ -222,8 +222,10 @@ def test_the_archive_alone_rebuilds_the_environment_and_the_results(
     }
     have = installed(folder / "source" / ".venv")
     assert {name: have[name][0] for name in wanted} == wanted
-    extra = set(have) - set(wanted) - {"plain-numbers", "protein-folding", "pip"}
+    # the project and kit/ come from the source, as the commands say
+    extra = set(have) - set(wanted) - {"plain-numbers", "protein-folding", "research-kit", "pip"}
     assert not extra, extra
+    assert have["research-kit"][1] == route
     assert {have[name][1] for name in wanted} == {route}
     # the rerun of the example, with the run's settings, gives the run's results
     (new_run,) = (folder / "source" / "outputs" / "train_example").iterdir()

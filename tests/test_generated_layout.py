@@ -169,3 +169,41 @@ def test_a_runs_provenance_does_not_run_the_smoke_tests_probe(
     assert f"{name}.smoke.cli" not in imported  # where the full probe is gathered
     source = (package / "provenance.py").read_text(encoding="utf-8")
     assert "probe(" not in source and "gather(" not in source
+
+
+# ── Size: the researcher's side is short, the machinery stays in kit/ ──────
+
+# Python lines under src/ and scripts/ (the researcher's package and the commands), at most.
+RESEARCHERS_SIDE = {"numpy": 1_000, "pytorch": 1_500}
+# kit/src at most: today's size (NumPy 5,086 lines, PyTorch 5,681) and about 5 % more, so that
+# the machinery cannot silently grow back.
+KIT_CEILING = {"numpy": 5_350, "pytorch": 5_950}
+
+
+def python_lines(*folders: Path) -> int:
+    return sum(
+        len(path.read_text(encoding="utf-8").splitlines())
+        for folder in folders
+        for path in folder.rglob("*.py")
+    )
+
+
+@pytest.mark.parametrize("answers", RESEARCHERS_SIDE)
+def test_the_researchers_side_of_the_project_is_short(
+    projects: dict[str, Path], answers: str
+) -> None:
+    project = projects[answers]
+    assert python_lines(project / "src", project / "scripts") <= RESEARCHERS_SIDE[answers]
+
+
+@pytest.mark.parametrize("answers", KIT_CEILING)
+def test_the_machinery_in_kit_does_not_grow_back(projects: dict[str, Path], answers: str) -> None:
+    assert python_lines(projects[answers] / "kit" / "src") <= KIT_CEILING[answers]
+
+
+@pytest.mark.parametrize("answers", ANSWER_SETS)
+def test_the_package_holds_science_only(projects: dict[str, Path], answers: str) -> None:
+    """No machinery module in the researcher's package: it is all in kit/."""
+    (package,) = [p.parent for p in (projects[answers] / "src").glob("*/__init__.py")]
+    modules = {path.name for path in package.rglob("*.py")}
+    assert modules <= {"__init__.py", "models.py", "training.py", "regression.py"}

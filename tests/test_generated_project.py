@@ -31,11 +31,15 @@ def project(request: pytest.FixtureRequest) -> Path:
 
 
 def direct_requirements(project: Path) -> list[Requirement]:
+    """The direct dependencies from an index: kit/'s research-kit, built from its folder,
+    has no release to pin."""
     data = tomllib.loads((project / "pyproject.toml").read_text())
     listed = list(data["project"]["dependencies"])
     for group in data.get("dependency-groups", {}).values():
         listed += [item for item in group if isinstance(item, str)]
-    return [Requirement(item) for item in listed]
+    local = {name for name, source in data["tool"]["uv"]["sources"].items() if "path" in source}
+    assert local == {"research-kit"}
+    return [Requirement(item) for item in listed if Requirement(item).name not in local]
 
 
 def locked_versions(project: Path) -> dict[str, list[str]]:
@@ -244,6 +248,8 @@ def template_locked_packages(project: Path) -> set[str]:
     }
     graph: dict[str, set[str]] = {}
     for package in tomllib.loads((project / "uv.lock").read_text())["package"]:
+        if package["source"].get("editable") == "kit":  # kit/, no package of an index
+            own.add(canonicalize_name(package["name"]))
         edges = graph.setdefault(canonicalize_name(package["name"]), set())
         for key in ("dependencies", "dev-dependencies", "optional-dependencies"):
             value = package.get(key, [])

@@ -48,7 +48,7 @@ def test_jinja_is_given_each_name_one_way() -> None:
 
 def template_copy(folder: Path) -> Path:
     """The parts of the template its Jinja extensions read, copied to `folder`."""
-    for part in ("extensions", "tasks", "template/src"):
+    for part in ("extensions", "tasks", "template/src", "template/kit"):
         shutil.copytree(ROOT / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
     return folder
 

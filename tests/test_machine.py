@@ -276,7 +276,11 @@ def test_a_numpy_project_has_no_cuda_table_and_no_gpu_probing(
         assert not (project / "kit/src/research_kit" / name).exists(), name
     # The package and the kit's modules; kit's set-up (setup/) names torch in its messages.
     kit = project / "kit/src/research_kit"
-    package = [*(project / "src/lab_tools").rglob("*.py"), *kit.glob("*.py"), *kit.glob("smoke/*.py")]
+    package = [
+        *(project / "src/lab_tools").rglob("*.py"),
+        *kit.glob("*.py"),
+        *kit.glob("smoke/*.py"),
+    ]
     for needle in ('"nvidia-smi"', "probe_nvidia", "CUDA_BUILDS", "import torch"):
         holders = [p.name for p in package if needle in p.read_text()]
         assert not holders, needle

@@ -186,7 +186,7 @@ def test_mlflow_logs_to_the_local_store(
         "import sys, warnings\n"
         "warnings.simplefilter('ignore')\n"
         "from mlflow.tracking import MlflowClient\n"
-        "from plain_numbers.tracking import tracking_uri\n"
+        "from research_kit.tracking import tracking_uri\n"
         "client = MlflowClient(tracking_uri())\n"
         "experiment = client.get_experiment_by_name('train_example')\n"
         "(found,) = client.search_runs([experiment.experiment_id],\n"

@@ -188,7 +188,12 @@ def test_every_index_has_a_source_and_every_torch_package_a_route(
 ) -> None:
     config = tomllib.loads((rendered(**answers) / "pyproject.toml").read_text())
     uv = config["tool"]["uv"]
-    routed = {source["index"] for sources in uv["sources"].values() for source in sources}
+    routed = {
+        source["index"]
+        for sources in uv["sources"].values()
+        for source in (sources if isinstance(sources, list) else [sources])
+        if "index" in source
+    }
     assert routed == {index["name"] for index in uv["index"]}
     requirements = list(config["project"]["dependencies"])
     for extra in config["project"].get("optional-dependencies", {}).values():

@@ -32,8 +32,8 @@ from hypothesis import strategies as st
 
 PACKAGE, ARCHIVE, SCHEMA = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 CITATIONS = [Path(name) for name in sys.argv[4:]]
-bundle = importlib.import_module(f"{PACKAGE}.bundle")
-exits = importlib.import_module(f"{PACKAGE}.exits")
+bundle = importlib.import_module("research_kit.bundle")
+exits = importlib.import_module("research_kit.exits")
 SCRATCH = Path(tempfile.mkdtemp(prefix="bundle-properties-"))
 CHECKS = settings(
     max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None

@@ -26,10 +26,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-PACKAGE = sys.argv[1]
-exits = importlib.import_module(f"{PACKAGE}.exits")
-provenance = importlib.import_module(f"{PACKAGE}.provenance")
-seeding = importlib.import_module(f"{PACKAGE}.seeding")
+exits = importlib.import_module("research_kit.exits")
+provenance = importlib.import_module("research_kit.provenance")
+seeding = importlib.import_module("research_kit.seeding")
 SCRATCH = Path(tempfile.mkdtemp(prefix="properties-"))
 
 

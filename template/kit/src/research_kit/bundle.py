@@ -880,7 +880,8 @@ def _rerun(facts: RunFacts, root: Path) -> str | None:
 
 def _exports(tree: Path, uv: str, extras: list[str]) -> tuple[bytes, bytes, list[str]]:
     """pylock.toml and the SBOM exported from the lock in `tree`, and the commands."""
-    common = ["export", "--frozen", "--offline", "--no-dev", "--no-emit-project"]
+    # The project and kit/ are the bundle's source, not packages of an index.
+    common = ["export", "--frozen", "--offline", "--no-dev", "--no-emit-project", "--no-emit-local"]
     for extra in extras:
         common += ["--extra", extra]
     hint = f"check that `uv export --frozen` works in the project (uv {_uv_version(uv)})."
@@ -1258,6 +1259,7 @@ def reproduce_text(record: Mapping[str, Any], lock_text: str, uses_torch: bool) 
             ". .venv/bin/activate     # Windows: .venv\\Scripts\\activate",
             f'python -m pip install "pip>={PIP_WITH_PYLOCK}"',
             f"python -m pip install --no-deps -r ../{PYLOCK}",
+            "python -m pip install --no-deps -e kit   # the template's machinery (research_kit)",
             "python -m pip install --no-deps -e .     # the project itself",
             f"python {rerun}",
             "```",

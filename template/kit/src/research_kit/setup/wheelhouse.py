@@ -383,7 +383,8 @@ def export_lock(extra: str | None, output: Path, *, script: Path | None = None) 
     """uv.lock (or a script's lock) as requirements with hashes, for one build extra."""
     command = [uv(), "export", "--format", "requirements.txt", "--no-header", "--no-annotate"]
     if script is None:
-        command += ["--locked", "--no-emit-project", *(["--extra", extra] if extra else [])]
+        command += ["--locked", "--no-emit-project", "--no-emit-local"]
+        command += ["--extra", extra] if extra else []
     else:
         command += ["--script", str(script)]
     run([*command, "--quiet", "--output-file", str(output)])
