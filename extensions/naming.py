@@ -114,6 +114,11 @@ def default_module_name(project_name: str) -> str:
     return distribution_name(project_name).replace("-", "_")
 
 
+# The distribution name of kit/'s package (template/kit/pyproject.toml.jinja), which every
+# project depends on.
+KIT_DISTRIBUTION = "research-kit"
+
+
 def project_name_error(project_name: str) -> str:
     if problem := text.text_error("project_name", project_name):
         return problem
@@ -124,6 +129,12 @@ def project_name_error(project_name: str) -> str:
         return (
             f"'{project_name}' has no Latin letter in it, which the package metadata needs "
             "(its name on PyPI). Add one, e.g. 'protein-folding'."
+        )
+    if distribution == KIT_DISTRIBUTION:
+        return (
+            f"'{project_name}' would be named '{distribution}' on PyPI, the name of the "
+            "template's own package in kit/, which the project installs. "
+            f"Try '{project_name} study' or another name."
         )
     table = import_names.table()
     if distribution in table.distributions:

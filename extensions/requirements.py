@@ -18,7 +18,7 @@ BASE_DEPENDENCIES: dict[Framework, tuple[str, ...]] = {
 }
 DEV_DEPENDENCIES: tuple[str, ...] = ("pytest", "ruff", "mypy")
 # The template's machinery, installed from the project's kit/ folder ([tool.uv.sources]).
-KIT = "research-kit"
+KIT = naming.KIT_DISTRIBUTION
 
 
 def split_requirements(text: str) -> list[str]:

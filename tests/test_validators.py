@@ -27,6 +27,9 @@ BAD_ANSWERS = [
     pytest.param({"project_name": "Белок"}, "no Latin letter", id="project-name-no-latin"),
     pytest.param({"project_name": "mypy"}, "namesake", id="project-named-like-a-dev-tool"),
     pytest.param({"project_name": "NumPy"}, "namesake", id="project-named-like-a-dependency"),
+    pytest.param(
+        {"project_name": "Research Kit"}, "own package in kit/", id="project-named-like-the-kit"
+    ),
     # package_name
     pytest.param({"package_name": ""}, "package name is empty", id="empty-package-name"),
     pytest.param({"package_name": "my-pkg"}, "not a valid lowercase", id="package-not-identifier"),
@@ -40,6 +43,7 @@ BAD_ANSWERS = [
     pytest.param({"package_name": "sympy"}, "of sympy", id="package-shadows-torch-dependency"),
     pytest.param({"package_name": "tomllib"}, "standard library", id="package-shadows-stdlib"),
     pytest.param({"package_name": "smoke_test"}, "own 'smoke_test'", id="package-shadows-script"),
+    pytest.param({"package_name": "research_kit"}, "shadow", id="package-shadows-the-kit"),
     pytest.param(
         {"project_name": "tomlkit"},
         r"'tomlkit' that the project's own kit/src/research_kit/setup/\w+\.py imports",
