@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import copier
 import pytest
 import yaml
-from conftest import Render
+from conftest import TEMPLATE, Render, with_base
 
 from extensions.tool_versions import UV
 
@@ -203,3 +205,28 @@ def test_template_code_writes_no_parenthesised_except_tuple() -> None:
         and re.search(r"^\s*except \([^)]*,[^)]*\):", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+def test_python_caches_in_the_template_folder_stay_out_of_the_project(tmp_path: Path) -> None:
+    """A template folder that is no git clone (a copy, a download) may hold the caches of
+    the modules its extensions and tasks import; copier.yml's `_exclude` replaces Copier's
+    defaults, so it names them itself."""
+    template = tmp_path / "template"
+    template.mkdir()
+    for part in ("copier.yml", "extensions", "tasks", "template"):
+        source = TEMPLATE / part
+        if source.is_dir():
+            shutil.copytree(source, template / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, template / part)
+    cache = template / "template" / "kit" / "src" / "research_kit" / "__pycache__"
+    cache.mkdir()
+    (cache / "runs.cpython-311.pyc").write_bytes(b"\x00")
+    (template / "template" / "kit" / "src" / "research_kit" / "stale.pyc").write_bytes(b"\x00")
+    project = tmp_path / "project"
+    copier.run_copy(
+        str(template), str(project), data=with_base({}), defaults=True, unsafe=True,
+        quiet=True, skip_tasks=True,
+    )  # fmt: skip
+    assert (project / "kit" / "src" / "research_kit" / "runs.py").is_file()
+    assert [*project.rglob("__pycache__"), *project.rglob("*.pyc")] == []
