@@ -38,7 +38,7 @@ from pathlib import Path
 
 from tasks.common import clean_environment, say
 from tasks.conflicts import git
-from tasks.rename_package import CACHES, committed_bytes, merge_texts
+from tasks.rename_package import CACHES, committed_bytes, merge_texts, readable_source
 
 KIT_PACKAGE = "research_kit"
 KIT_SOURCE = f"kit/src/{KIT_PACKAGE}"
@@ -283,11 +283,7 @@ def rewrite_notebook(text: str, package: str, moved: frozenset[str]) -> str:
 
 def rewritten(path: str, data: bytes, package: str, moved: frozenset[str]) -> bytes:
     """A project file's content with its imports of moved modules made research_kit's."""
-    if not path.endswith((".py", ".ipynb")):
-        return data
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    if (text := readable_source(path, data)) is None:
         return data
     if path.endswith(".ipynb"):
         return rewrite_notebook(text, package, moved).encode("utf-8")

@@ -122,13 +122,19 @@ def rename_notebook_imports(text: str, old: str, new: str) -> str:
     return text
 
 
+def readable_source(path: str, data: bytes) -> str | None:
+    """The text of a Python file or notebook; None for any other file, or one not UTF-8."""
+    if not path.endswith((".py", ".ipynb")):
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def renamed(path: str, data: bytes, old: str, new: str) -> bytes:
     """A file's content with its imports of `old` renamed (Python files and notebooks)."""
-    if not path.endswith((".py", ".ipynb")):
-        return data
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
+    if (text := readable_source(path, data)) is None:
         return data
     if path.endswith(".py"):
         return rename_imports(text, old, new).encode("utf-8")

@@ -335,6 +335,18 @@ def copier_cli(*args: str, cwd: Path) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
+def from_old_release(root: Path, before: str) -> Path:
+    """A template clone with two releases: v0.1.0, the template at commit `before`; v0.2.0,
+    this working tree on top of v0.1.0's history (an update across a layout change)."""
+    old = template_clone(root / "old", commit=before)
+    release(old, "v0.1.0")
+    new = template_clone(root / "template")
+    shutil.rmtree(new / ".git")
+    shutil.move(old / ".git", new / ".git")
+    release(new, "v0.2.0")
+    return new
+
+
 def copy_numpy_project(releases: Path, root: Path, ref: str = "v0.1.0") -> Path:
     """A NumPy project (`Plain Numbers`, by Ada) copied and set up from the release `ref` of
     the template clone `releases`, through Copier's command line."""

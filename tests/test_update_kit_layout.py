@@ -12,11 +12,10 @@ update like Copier's own conflicts (unit test, on a small repository).
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import copier_cli, git, release, run, template_clone
+from conftest import copier_cli, from_old_release, git, run
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -82,14 +81,7 @@ SCRIPT_AFTER = SCRIPT.replace(
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("releases")
-    old = template_clone(root / "old", commit=BEFORE)
-    release(old, "v0.1.0")
-    new = template_clone(root / "template")  # this working tree, on top of v0.1.0's history
-    shutil.rmtree(new / ".git")
-    shutil.move(old / ".git", new / ".git")
-    release(new, "v0.2.0")
-    return new
+    return from_old_release(tmp_path_factory.mktemp("releases"), BEFORE)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,10 @@ and is named (tasks/kept_files.py), and the project's own checks pass.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import copier_cli, copy_numpy_project, git, release, run, template_clone
+from conftest import copier_cli, copy_numpy_project, from_old_release, git, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("update-retired")]
 
@@ -27,14 +26,7 @@ RETIRED = ("machine.py", "builds.py")
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("releases")
-    old = template_clone(root / "old", commit=BEFORE)
-    release(old, "v0.1.0")
-    new = template_clone(root / "template")  # this working tree, on top of v0.1.0's history
-    shutil.rmtree(new / ".git")
-    shutil.move(old / ".git", new / ".git")
-    release(new, "v0.2.0")
-    return new
+    return from_old_release(tmp_path_factory.mktemp("releases"), BEFORE)
 
 
 @pytest.fixture(scope="module")
