@@ -24,6 +24,10 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 
 def module_name(path: Path) -> str:
@@ -37,6 +41,15 @@ def module_name(path: Path) -> str:
     return f"copier_research_{resolved.stem}_{digest}"
 
 
+class _UncachedLoader(importlib.machinery.SourceFileLoader):
+    """A source loader that writes no __pycache__ beside the file: Copier renders every
+    path of the template, and a cache named after machine.py's Jinja-conditioned file name
+    is no template it can render ("Unexpected end of template")."""
+
+    def set_data(self, path: str, data: Buffer, *, _mode: int = 0o666) -> None:
+        return None
+
+
 def load(path: Path, name: str | None = None) -> ModuleType:
     """The module in the file at `path`, executed once per process under `name`.
 
@@ -48,7 +61,7 @@ def load(path: Path, name: str | None = None) -> ModuleType:
         return sys.modules[name]
     # A loader given, as the file's name need not end in .py (machine.py's, in the template,
     # ends in the Jinja condition that renders it for PyTorch projects only).
-    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    loader = _UncachedLoader(name, str(path))
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise ImportError(f"{path} is not a Python file", path=str(path))

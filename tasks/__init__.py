@@ -10,6 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+# No __pycache__ in the template's folders: Copier renders (during an update, after the
+# tasks that run first) whatever files the template's clone holds.
+sys.dont_write_bytecode = True
 KIT = str(Path(__file__).resolve().parent.parent / "template" / "kit" / "src")
 if KIT not in sys.path:
     sys.path.append(KIT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -229,4 +230,22 @@ def test_python_caches_in_the_template_folder_stay_out_of_the_project(tmp_path: 
         quiet=True, skip_tasks=True,
     )  # fmt: skip
     assert (project / "kit" / "src" / "research_kit" / "runs.py").is_file()
+    assert [*project.rglob("__pycache__"), *project.rglob("*.pyc")] == []
+
+
+@pytest.mark.parametrize("framework", ["pytorch", "none"])
+def test_a_python_that_writes_bytecode_renders_the_template(tmp_path: Path, framework: str) -> None:
+    """On a workstation Python writes __pycache__ (this sandbox and CI set
+    PYTHONDONTWRITEBYTECODE). The template's own imports of kit/ modules (machine.py's
+    Jinja-conditioned file name, loaded while Copier renders) must leave no cache in the
+    template for Copier to render: such a cache ended every `copier copy`."""
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    project = tmp_path / "project"
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--skip-tasks",
+         "--vcs-ref", "HEAD", "-d", "author_name=Ada", "-d", "author_email=ada@example.org",
+         "-d", f"framework={framework}", str(TEMPLATE), str(project)],
+        env=environment, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
     assert [*project.rglob("__pycache__"), *project.rglob("*.pyc")] == []
