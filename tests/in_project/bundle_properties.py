@@ -27,7 +27,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 PACKAGE, ARCHIVE, SCHEMA = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
@@ -92,6 +92,9 @@ Dumper.add_representer(str, represent_text)
     st.sampled_from([2, 4]),
     st.sampled_from([None, "|", ">"]),
 )
+# A text that ends in a line break is written `|+` and the document closed with `...`.
+@example({"cff-version": "\n"}, False, 12, 2, "|")
+@example({"title": "x\n\n"}, True, 80, 4, ">")
 def cff_read_as_yaml_reads_it(
     document: dict[str, Any], unicode: bool, width: int, indent: int, block: str | None
 ) -> None:

@@ -473,7 +473,16 @@ def read_cff(text: str) -> dict[str, Any]:
     lines, `- item` lists, plain, quoted and block (| >) texts, [one-line, lists]; every
     value stays text. CffError names the line of anything else (anchors, tags, flow
     mappings, several documents) and of anything that is not YAML."""
-    reader = _Reader(re.split(r"\r\n|\r|\n", text.removeprefix("\ufeff")))
+    lines = re.split(r"\r\n|\r|\n", text.removeprefix("\ufeff"))
+    # `...` at the start of a line ends the document (PyYAML writes one after a kept final
+    # line break, `|+`); only comments may follow it.
+    end = next((i for i, line in enumerate(lines) if re.fullmatch(r"\.\.\.(\s.*)?", line)), None)
+    if end is not None:
+        after = _Reader(lines, end + 1).next_content()
+        if after is not None:
+            raise CffError(f"line {after + 1}: a second YAML document; CITATION.cff holds one")
+        lines = lines[:end]
+    reader = _Reader(lines)
     start = reader.next_content()
     if start is not None and reader.lines[start].startswith("%"):
         raise CffError(f"line {start + 1}: YAML directives are not followed")
@@ -484,7 +493,7 @@ def read_cff(text: str) -> dict[str, Any]:
         return {}
     document = reader.block(_indent(reader.lines[index], index + 1))
     left = reader.next_content()
-    if left is not None and not re.fullmatch(r"\.\.\.\s*", reader.lines[left]):
+    if left is not None:
         raise CffError(f"line {left + 1}: unexpected {reader.lines[left].strip(_SPACE)[:40]!r}")
     if not isinstance(document, dict):
         raise CffError("the file is a list, not a mapping of keys to values")
