@@ -32,6 +32,18 @@ class Inode:
     size: int  # allocated bytes
     nlink: int  # link count; 1 for directories and symlinks (never shared)
     regular: bool  # a regular file
+    kind: str  # one of KINDS
+
+
+KINDS = ("bytecode", "directories", "other")  # what a project's own bytes are
+
+
+def kind_of(path: str, is_directory: bool) -> str:
+    """Bytecode is what Python writes where it imports (`__pycache__`); directories are the
+    blocks of the folders uv makes for each package, whose files it links from its cache."""
+    if "__pycache__" in path.split(os.sep) or path.endswith((".pyc", ".pyo")):
+        return "bytecode"
+    return "directories" if is_directory else "other"
 
 
 def scan(root: Path) -> tuple[dict[tuple[int, int], Inode], Counter[tuple[int, int]]]:
@@ -55,7 +67,10 @@ def scan(root: Path) -> tuple[dict[tuple[int, int], Inode], Counter[tuple[int, i
                 continue
             key = (info.st_dev, info.st_ino)
             regular = stat.S_ISREG(info.st_mode)
-            inodes[key] = Inode(info.st_blocks * 512, info.st_nlink if regular else 1, regular)
+            kind = kind_of(path, stat.S_ISDIR(info.st_mode))
+            inodes[key] = Inode(
+                info.st_blocks * 512, info.st_nlink if regular else 1, regular, kind
+            )
             met[key] += 1
     return inodes, met
 
@@ -68,6 +83,7 @@ class TreeUsage:
     total: int  # every inode in the project once: what `du` would say for it alone
     shared_outside: int  # files also linked from outside the projects (the uv cache)
     added: int  # what this project adds to the disk: not in an earlier project, not shared
+    added_by_kind: dict[str, int]  # `added`, split by KINDS
 
 
 def account(trees: list[Path]) -> list[TreeUsage]:
@@ -80,16 +96,14 @@ def account(trees: list[Path]) -> list[TreeUsage]:
     usages = []
     for tree, (inodes, _) in zip(trees, scans, strict=True):
         outside = {key for key, inode in inodes.items() if inode.nlink > links_found[key]}
+        added = [i for key, i in inodes.items() if key not in seen and key not in outside]
         usages.append(
             TreeUsage(
                 path=str(tree),
                 total=sum(inode.size for inode in inodes.values()),
                 shared_outside=sum(inodes[key].size for key in outside),
-                added=sum(
-                    inode.size
-                    for key, inode in inodes.items()
-                    if key not in seen and key not in outside
-                ),
+                added=sum(inode.size for inode in added),
+                added_by_kind={k: sum(i.size for i in added if i.kind == k) for k in KINDS},
             )
         )
         seen.update(inodes)

@@ -133,10 +133,16 @@ def template_clone(destination: Path, source: Path = TEMPLATE, commit: str | Non
 
 
 def release(clone: Path, tag: str) -> None:
-    """Commit everything in a template clone and tag the commit as release `tag`."""
+    """Commit everything in a template clone and tag the commit as release `tag`.
+
+    The objects are then packed, as in a clone from a git host: Copier clones the template
+    for each render (three times for an update) and removes the clone when it ends, and
+    loose objects would make each clone a few hundred folders more to create and remove."""
     git("add", "-A", cwd=clone)
     git(*GIT_IDENTITY, "commit", "-q", "--allow-empty", "-m", f"Release {tag}", cwd=clone)
     git("tag", tag, cwd=clone)
+    git("repack", "-a", "-d", "-q", cwd=clone)
+    git("prune-packed", cwd=clone)
 
 
 def add_base_dependency(clone: Path, name: str) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,19 @@ def load_average() -> list[float] | None:
         return None
 
 
+def directory_removal_ms(folder: Path, count: int = 100) -> float:
+    """Milliseconds to remove one empty directory in `folder`. Copier removes its clones of
+    the template and its scratch renders when it ends: a few hundred directories for each
+    update. Where removal is slow (an ext4 volume mounted with `discard`, some network
+    filesystems), that clean-up is a visible part of an update's time."""
+    scratch = Path(tempfile.mkdtemp(prefix="rmdir-probe-", dir=folder))
+    for number in range(count):
+        (scratch / str(number)).mkdir()
+    start = time.perf_counter()
+    shutil.rmtree(scratch)
+    return round((time.perf_counter() - start) * 1000 / (count + 1), 3)
+
+
 def describe(workdir: Path, cache: Path, env: dict[str, str], copier: list[str]) -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
@@ -71,5 +87,7 @@ def describe(workdir: Path, cache: Path, env: dict[str, str], copier: list[str])
         "uv": _first_line(["uv", "--version"], env),
         "copier": _first_line([*copier, "--version"], env),
         "git": _first_line(["git", "--version"], env),
+        "directory_removal_ms": directory_removal_ms(workdir),
+        "temp_directory_removal_ms": directory_removal_ms(Path(tempfile.gettempdir())),
         "load_average_start": load_average(),
     }

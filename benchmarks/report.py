@@ -41,6 +41,22 @@ def _disk_rows(section: dict[str, Any]) -> list[str]:
             f"| Disk: added by project {number} | {project['added_mb']:.1f} MB "
             f"({share:.1%} of project 1) | ≤ {section['target']:.0%} | {met} |"
         )
+    if "added_by_kind_mb" in others[0]:
+        kinds = others[0]["added_by_kind_mb"]
+        rows.append(
+            f"| Disk: project 2's own bytes: bytecode / directories / other | "
+            f"{kinds['bytecode']:.1f} / {kinds['directories']:.1f} / {kinds['other']:.1f} MB "
+            "| reported | |"
+        )
+    if "by_hand" in section:
+        hand = section["by_hand"][1]
+        kinds = hand["added_by_kind_mb"]
+        rows.append(
+            f"| Disk: added by a 2nd project made by hand (bytecode / directories / other) | "
+            f"{hand['added_mb']:.1f} MB ({hand['added_share_of_first']:.1%} of its first; "
+            f"{kinds['bytecode']:.1f} / {kinds['directories']:.1f} / {kinds['other']:.1f}) "
+            "| reported | |"
+        )
     if "copy_mode" in section:
         copy = section["copy_mode"]
         rows.append(
@@ -110,11 +126,22 @@ def table(results: dict[str, Any]) -> str:
                 "| of which the re-lock (lock, pin, sync, check) "
                 f"| {seconds(update['relock_s'])} | | |"
             )
+        if "trivial_update_s" in update:
+            rows.append(
+                "| copier's floor: the same update of a template of one question and one file "
+                f"| {seconds(update['trivial_update_s'])} | | |"
+            )
         if "installed" in update:
+            installed = update["installed"]
             rows.append(
                 "| Update → v0.2.0, no re-lock, copier installed (`uv tool install`) "
-                f"| {seconds(update['installed']['update_s'])} | reported | |"
+                f"| {seconds(installed['update_s'])} | reported | |"
             )
+            if "trivial_update_s" in installed:
+                rows.append(
+                    "| copier's floor, installed: the trivial template's update "
+                    f"| {seconds(installed['trivial_update_s'])} | | |"
+                )
     if "pytest" in results:
         tests = results["pytest"]
         rows.append(
@@ -157,12 +184,23 @@ def _link_line(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _removal_line(machine: dict[str, Any]) -> list[str]:
+    if "directory_removal_ms" not in machine:
+        return []
+    return [
+        f"- Removing a directory: {machine['directory_removal_ms']:.2f} ms where the projects "
+        f"are, {machine['temp_directory_removal_ms']:.2f} ms in the temporary folder (copier "
+        "removes a few hundred when it ends)"
+    ]
+
+
 def machine_lines(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
         f"- CPU: {m['cpu']}, {m['cores']} cores; memory {m['memory_gib']} GiB; {m['os']}",
         f"- Filesystems: projects on {m['workdir_filesystem']}, uv cache ({m['uv_cache']}) "
         f"on {m['uv_cache_filesystem']}",
+        *_removal_line(m),
         f"- Tools: {m['uv']}; {m['copier']}; {m['git']}",
         *_link_line(results),
         f"- Load average at start {m['load_average_start']}, at end {m['load_average_end']}",

@@ -86,7 +86,6 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if wheel is None:
         sys.exit("No CPU torch wheel in pip's find-links folder (PIP_FIND_LINKS or pip.conf).")
     template = fixtures.tagged_template(work / "template", commit=args.commit)
-    fixtures.git("gc", "--quiet", cwd=template)  # packed, like a clone from a git host
     setup = Setup(
         template=template,
         torch_index=fixtures.torch_replica(work / "torch-index", wheel),
@@ -131,9 +130,9 @@ def measure(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     if "help" in only:
         results["help"] = project.scripts_help(setup, work / "projects", args.runs)
     if "disk" in only:
-        made = sorted(e2e.glob("template-*")) if e2e.is_dir() else []
+        made = {name: sorted(e2e.glob(f"{name}-*")) for name in ("template", "by-hand")}
         results["disk"] = scenarios.disk_use(
-            setup, work / "disk", made, cache, copy_mode=not args.quick
+            setup, work / "disk", made, cache, deps, copy_mode=not args.quick
         )
     if "cold" in only:
         runs = args.cold_runs or min(args.runs, 3)

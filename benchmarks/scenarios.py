@@ -19,7 +19,7 @@ from .paths import (
     template_end_to_end,
 )
 from .process import timed
-from .stats import ratios, summarize
+from .stats import Summary, ratios, summarize
 
 # Issue #22's goals: the README's uvx command, and copier installed (`uv tool install`).
 TARGETS = {
@@ -107,20 +107,25 @@ def end_to_end(
     return result
 
 
+IDENTITY = ("-c", "user.name=Bench Mark", "-c", "user.email=bench@example.org")
+
+
 def trivial_template(folder: Path, env: dict[str, str]) -> Path:
-    """A template of one question and one file, released as v0.1.0: copier's own floor."""
+    """A template of one question and one file, released as v0.1.0 and as v0.2.0 (a line
+    added to the file): copier's own floor, for a render and for an update."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "copier.yml").write_text("name:\n  type: str\n  default: trivial\n")
-    (folder / "README.md.jinja").write_text("# {{ name }}\n")
+    answers = folder / "{{ _copier_conf.answers_file }}.jinja"  # what an update reads
+    answers.write_text("{{ _copier_answers | to_nice_yaml }}")
+    readme = folder / "README.md.jinja"
+    readme.write_text("# {{ name }}\n")
     log = folder.parent / "trivial-template-git.log"
-    identity = ("-c", "user.name=Bench Mark", "-c", "user.email=bench@example.org")
-    for command in (
-        ["init", "-q"],
-        ["add", "-A"],
-        [*identity, "commit", "-qm", "t"],
-        ["tag", "v0.1.0"],
-    ):
-        timed(["git", *command], folder, env, log)
+    timed(["git", "init", "-q"], folder, env, log)
+    for tag in fixtures.RELEASES[:2]:
+        if tag != fixtures.RELEASES[0]:
+            readme.write_text(readme.read_text() + f"Released as {tag}.\n")
+        for command in (["add", "-A"], [*IDENTITY, "commit", "-qm", tag], ["tag", tag]):
+            timed(["git", *command], folder, env, log)
     return folder
 
 
@@ -158,10 +163,9 @@ def render_only(setup: Setup, folder: Path, runs: int, installed: Setup | None) 
 
 def _commit_all(project: Path, env: dict[str, str]) -> None:
     """Commit the generated project (the copy commits itself where git knows the user)."""
-    identity = ("-c", "user.name=Bench Mark", "-c", "user.email=bench@example.org")
     log = project.parent / f"{project.name}-git.log"
     timed(["git", "add", "-A"], project, env, log)
-    timed(["git", *identity, "commit", "--allow-empty", "-qm", "generated"], project, env, log)
+    timed(["git", *IDENTITY, "commit", "--allow-empty", "-qm", "generated"], project, env, log)
 
 
 RELOCK_LINE = "Re-locking after the update"
@@ -220,6 +224,7 @@ def update(setup: Setup, folder: Path, runs: int, installed: Setup | None) -> di
                 total[name].append(seconds)
                 relock += [relocking] if name == "relock" else []
                 say(f"    run {index}/{runs} ({name}): {seconds:.2f} s, re-lock {relocking:.2f} s")
+    floor = _trivial_updates(folder / "trivial", runs, kinds)
     summary = summarize(total["no-op"])
     with_relock = summarize(total["relock"])
     result: dict[str, Any] = {
@@ -230,10 +235,46 @@ def update(setup: Setup, folder: Path, runs: int, installed: Setup | None) -> di
         "met": summary.median <= TARGETS["update_s"],
         "relock_target": TARGETS["update_with_relock_s"],
         "relock_met": with_relock.median <= TARGETS["update_with_relock_s"],
+        "trivial_update_s": floor["no-op"].to_json(),
     }
     if installed:
-        result["installed"] = {"update_s": summarize(total["installed"]).to_json()}
+        result["installed"] = {
+            "update_s": summarize(total["installed"]).to_json(),
+            "trivial_update_s": floor["installed"].to_json(),
+        }
     return result
+
+
+def _trivial_updates(
+    folder: Path, runs: int, kinds: dict[str, tuple[Setup, str]]
+) -> dict[str, Summary]:
+    """Copier's floor for an update: the trivial template's v0.1.0 -> v0.2.0, in a committed
+    project, by each kind's copier (the no-op kinds only), after one warm-up."""
+    folder.mkdir(parents=True, exist_ok=True)
+    setup = kinds["no-op"][0]
+    template = trivial_template(folder / "template", setup.env)
+    base = folder / "base"
+    copy = [*setup.copier, "copy", "--trust", "--defaults", "-r", fixtures.RELEASES[0]]
+    timed([*copy, str(template), str(base)], folder, setup.env, setup.logs / "trivial-base.log")
+    timed(["git", "init", "-q"], base, setup.env, folder / "base-git.log")
+    _commit_all(base, setup.env)
+    floors: dict[str, Summary] = {}
+    for name, (variant, _) in kinds.items():
+        if name == "relock":
+            continue
+        seconds = []
+        for index in range(runs + 1):
+            project = folder / f"{name}-{index}"
+            shutil.copytree(base, project, symlinks=True)
+            command = [*variant.copier, "update", "--trust", "--defaults", "-r"]
+            log = variant.logs / f"trivial-update-{name}-{index}.log"
+            run = timed([*command, fixtures.RELEASES[1]], project, variant.env, log)
+            seconds += [run.seconds] if index else []
+        floors[name] = summarize(seconds)
+        say(
+            f"    copier's floor ({name}), a trivial template's update: {floors[name].median:.2f} s"
+        )
+    return floors
 
 
 def _share(usage: disk.TreeUsage, first: disk.TreeUsage) -> dict[str, Any]:
@@ -243,24 +284,41 @@ def _share(usage: disk.TreeUsage, first: disk.TreeUsage) -> dict[str, Any]:
         "shared_with_cache_mb": round(usage.shared_outside / 1e6, 1),
         "added_mb": round(usage.added / 1e6, 1),
         "added_share_of_first": round(usage.added / first.total, 4),
+        "added_by_kind_mb": {k: round(v / 1e6, 1) for k, v in usage.added_by_kind.items()},
     }
 
 
 def disk_use(
-    setup: Setup, folder: Path, projects: list[Path], cache: Path, copy_mode: bool
+    setup: Setup,
+    folder: Path,
+    made: dict[str, list[Path]],
+    cache: Path,
+    deps: Dependencies,
+    copy_mode: bool,
 ) -> dict[str, Any]:
-    """Three projects with the same torch: what projects 2 and 3 add, shared inodes once."""
-    say("==> Disk: three projects with the same torch")
+    """Three projects with the same torch: what projects 2 and 3 add, shared inodes once;
+    beside them, three made by hand (uv init, uv add, one torch import), counted the same way.
+    `made` holds the projects the end-to-end measure left, by path ("template", "by-hand")."""
+    say("==> Disk: three projects with the same torch, by the template and by hand")
     folder.mkdir(parents=True, exist_ok=True)
-    projects = list(projects)
-    while len(projects) < 3:
-        projects.append(folder / f"project-{len(projects)}")
-        template_end_to_end(setup, projects[-1])
-    usages = disk.account(projects[:3])
-    shares = [_share(u, usages[0]) for u in usages]
+    makers: dict[str, Callable[[Path], object]] = {
+        "template": lambda path: template_end_to_end(setup, path),
+        "by-hand": lambda path: by_hand_end_to_end(setup, path, deps),
+    }
+    trees: dict[str, list[Path]] = {}
+    accounted: dict[str, list[dict[str, Any]]] = {}
+    for name, make in makers.items():
+        trees[name] = list(made.get(name, []))[:3]
+        while len(trees[name]) < 3:
+            trees[name].append(folder / f"{name}-{len(trees[name])}")
+            make(trees[name][-1])
+        usages = disk.account(trees[name])
+        accounted[name] = [_share(u, usages[0]) for u in usages]
+    shares, projects = accounted["template"], trees["template"]
     venv = projects[0] / ".venv"
     result: dict[str, Any] = {
         "projects": shares,
+        "by_hand": accounted["by-hand"],
         "target": TARGETS["disk_share"],
         "met": all(s["added_share_of_first"] <= TARGETS["disk_share"] for s in shares[1:]),
         "uv_cache": str(cache),

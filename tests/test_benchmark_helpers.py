@@ -118,6 +118,24 @@ def test_files_hardlinked_from_a_cache_cost_later_projects_nothing(tmp_path: Pat
     assert second.added == _allocated(*own)
 
 
+def test_a_projects_own_bytes_are_split_into_bytecode_directories_and_other(
+    tmp_path: Path,
+) -> None:
+    project = tmp_path / "project"
+    compiled = _file(project / "venv" / "torch" / "__pycache__" / "nn.cpython-311.pyc", 12_000)
+    record = _file(project / "venv" / "torch-2.13.0.dist-info" / "RECORD", 5_000)
+    folders = [project, project / "venv", project / "venv" / "torch", record.parent]
+
+    (usage,) = disk.account([project])
+
+    assert usage.added_by_kind == {
+        "bytecode": _allocated(compiled.parent, compiled),
+        "directories": _allocated(*folders),
+        "other": _allocated(record),
+    }
+    assert sum(usage.added_by_kind.values()) == usage.added
+
+
 def test_a_file_hardlinked_between_projects_only_counts_in_the_first(tmp_path: Path) -> None:
     first_copy = _file(tmp_path / "a" / "data.bin", 32_000)
     (tmp_path / "b").mkdir()
