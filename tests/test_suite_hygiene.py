@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import ast
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import USER_HOME, run, session_root
+from conftest import LONGEST_MODULES, USER_HOME, run, session_root
 
 TESTS = Path(__file__).resolve().parent
 TIME_CALLS = {"monotonic", "perf_counter", "time", "process_time", "monotonic_ns", "time_ns"}
@@ -110,3 +111,16 @@ def test_the_matrix_narrows_only_the_sweep_and_skips_only_a_locked_rerun() -> No
     assert as_run("uv run --locked python scripts/smoke_test.py") == smoke
     assert as_run("uv run --locked pytest") == as_run("uv run pytest") != smoke
     assert as_run("uv run --locked mypy") != as_run("uv run --locked pytest")
+
+
+def test_the_longest_first_order_names_modules_that_exist() -> None:
+    """A renamed module would silently drop out of the order and could run last, alone."""
+    tests = Path(__file__).parent
+    assert [name for name in LONGEST_MODULES if not (tests / name).is_file()] == []
+    assert len(set(LONGEST_MODULES)) == len(LONGEST_MODULES)
+
+
+def test_the_workers_take_the_modules_in_the_order_given() -> None:
+    """xdist sorts the modules by their number of tests unless told not to."""
+    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    assert "--no-loadscope-reorder" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
