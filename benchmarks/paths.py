@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from .process import Timed, step_durations, timed
 
@@ -64,9 +65,19 @@ def copier_copy(setup: Setup, destination: Path, *extra: str, tag: str | None = 
     return result
 
 
+PROJECT = "<project>"  # a step's title names the project's folder as this
+
+
+def without_folder(steps: list[tuple[float, str]], folder: Path) -> list[tuple[float, str]]:
+    """Step lines with the project's folder named PROJECT: the last lines name it, and each
+    run makes a new folder, so that otherwise every run would add a step of its own."""
+    return [(time, title.replace(str(folder), PROJECT)) for time, title in steps]
+
+
 def template_end_to_end(setup: Setup, destination: Path) -> tuple[float, dict[str, float]]:
     result = copier_copy(setup, destination)
-    steps = step_durations(result.steps, result.seconds, first="copier start-up and render")
+    lines = without_folder(result.steps, destination)
+    steps = step_durations(lines, result.seconds, first="copier start-up and render")
     return result.seconds, steps
 
 
@@ -77,13 +88,25 @@ class Dependencies:
 
 
 def dependencies_of(project: Path) -> Dependencies:
-    """The direct dependencies of a generated project, without their pins."""
+    """The direct dependencies of a generated project, without their pins, and without the
+    packages built from the project's own folders (kit/'s research-kit): by hand there is no
+    such folder, and `uv add research-kit` would install an unrelated package from PyPI."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    sources = pyproject.get("tool", {}).get("uv", {}).get("sources", {})
+    local = {
+        canonicalize_name(name)
+        for name, source in sources.items()
+        if isinstance(source, dict) and ("path" in source or "workspace" in source)
+    }
 
     def names(requirements: list[str]) -> list[str]:
         parsed = [Requirement(r) for r in requirements]
-        return [p.name + (f"[{','.join(sorted(p.extras))}]" if p.extras else "") for p in parsed]
+        return [
+            p.name + (f"[{','.join(sorted(p.extras))}]" if p.extras else "")
+            for p in parsed
+            if canonicalize_name(p.name) not in local
+        ]
 
-    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     return Dependencies(
         project=names(pyproject["project"]["dependencies"]),
         dev=names(pyproject["dependency-groups"]["dev"]),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import disk, report
+from benchmarks.paths import dependencies_of, without_folder
 from benchmarks.process import step_durations, step_title
 from benchmarks.scenarios import relock_seconds, rotated
 from benchmarks.stats import ratios, summarize
@@ -169,3 +170,26 @@ def test_results_block_of_the_docs_page_is_replaced_and_the_rest_kept() -> None:
 def test_a_docs_page_without_the_block_is_an_error() -> None:
     with pytest.raises(ValueError, match="benchmark-results"):
         report.replace_block("# No block here\n", "| table |")
+
+
+def test_steps_that_name_the_project_folder_are_one_step_across_runs(tmp_path: Path) -> None:
+    durations = [
+        step_durations(
+            without_folder([(1.0, f"Next: cd {folder} && uv run pytest")], folder), 1.5, "start"
+        )
+        for folder in (tmp_path / "template-1", tmp_path / "template-2")
+    ]
+    assert [list(d) for d in durations] == [["start", "Next: cd <project> && uv run pytest"]] * 2
+
+
+def test_by_hand_adds_the_projects_dependencies_but_not_its_own_folders(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "folding"\nversion = "0.1.0"\n'
+        'dependencies = ["numpy==2.4.6", "research-kit", "torch[opt-einsum]==2.13.0"]\n'
+        '[dependency-groups]\ndev = ["pytest==9.2.0"]\n'
+        '[tool.uv.sources]\nresearch-kit = { path = "kit", editable = true }\n'
+        'torch = [{ index = "pytorch-cpu" }]\n'
+    )
+    dependencies = dependencies_of(tmp_path)
+    assert dependencies.project == ["numpy", "torch[opt-einsum]"]
+    assert dependencies.dev == ["pytest"]
