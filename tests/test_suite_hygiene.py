@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import os
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -114,13 +113,7 @@ def test_the_matrix_narrows_only_the_sweep_and_skips_only_a_locked_rerun() -> No
 
 
 def test_the_longest_first_order_names_modules_that_exist() -> None:
-    """A renamed module would silently drop out of the order and could run last, alone."""
+    """A renamed module would silently drop out of the order."""
     tests = Path(__file__).parent
     assert [name for name in LONGEST_MODULES if not (tests / name).is_file()] == []
     assert len(set(LONGEST_MODULES)) == len(LONGEST_MODULES)
-
-
-def test_the_workers_take_the_modules_in_the_order_given() -> None:
-    """xdist sorts the modules by their number of tests unless told not to."""
-    pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
-    assert "--no-loadscope-reorder" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
