@@ -12,6 +12,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from research_kit.setup.pins import local_packages
 
 from .process import Timed, step_durations, timed
 
@@ -89,15 +90,10 @@ class Dependencies:
 
 def dependencies_of(project: Path) -> Dependencies:
     """The direct dependencies of a generated project, without their pins, and without the
-    packages built from the project's own folders (kit/'s research-kit): by hand there is no
-    such folder, and `uv add research-kit` would install an unrelated package from PyPI."""
+    packages built from the project's own folders (kit/'s <project>-kit), as the set-up
+    finds them: by hand there is no such folder to install."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    sources = pyproject.get("tool", {}).get("uv", {}).get("sources", {})
-    local = {
-        canonicalize_name(name)
-        for name, source in sources.items()
-        if isinstance(source, dict) and ("path" in source or "workspace" in source)
-    }
+    local = local_packages(pyproject)
 
     def names(requirements: list[str]) -> list[str]:
         parsed = [Requirement(r) for r in requirements]

@@ -114,9 +114,15 @@ def default_module_name(project_name: str) -> str:
     return distribution_name(project_name).replace("-", "_")
 
 
-# The distribution name of kit/'s package (template/kit/pyproject.toml.jinja), which every
-# project depends on.
-KIT_DISTRIBUTION = "research-kit"
+def kit_distribution(project_name: str) -> str:
+    """The distribution name of the project's kit/ ("Protein Folding" -> "protein-folding-kit").
+
+    The project installs it from its folder ([tool.uv.sources]). The name is the project's own,
+    not one name for every project: a tool that reads no uv sources (plain `pip install -e .`)
+    then finds no such package on PyPI and stops, where a shared name such as "research-kit"
+    (a different package on PyPI, with the same import name) would be installed in its place.
+    """
+    return f"{distribution_name(project_name)}-kit"
 
 
 def project_name_error(project_name: str) -> str:
@@ -129,12 +135,6 @@ def project_name_error(project_name: str) -> str:
         return (
             f"'{project_name}' has no Latin letter in it, which the package metadata needs "
             "(its name on PyPI). Add one, e.g. 'protein-folding'."
-        )
-    if distribution == KIT_DISTRIBUTION:
-        return (
-            f"'{project_name}' would be named '{distribution}' on PyPI, the name of the "
-            "template's own package in kit/, which the project installs. "
-            f"Try '{project_name} study' or another name."
         )
     table = import_names.table()
     if distribution in table.distributions:

@@ -169,6 +169,7 @@ class Plan:
     # 1. Project
     requires_python: str
     distribution_name: str
+    kit_distribution: str  # kit/'s package: the project's name + "-kit"
     module_name: str | None  # uv_build's module-name, when the package name is not the default
     python_characters: list[str]
     uses_torch: bool
@@ -325,14 +326,16 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
     license_text = licenses.license_text(answers.license, answers.author_name, year)
     repo_review_ignores = guide_checks.ignored_checks(answers.env_manager, answers.ci_provider)
 
-    # 7. The dependency lists, sorted; every project depends on its kit/ (research-kit)
-    dependencies = requirements.sorted_requirements([*dependencies, requirements.KIT])
+    # 7. The dependency lists, sorted; every project depends on its kit/ (<project>-kit)
+    kit_distribution = naming.kit_distribution(answers.project_name)
+    dependencies = requirements.sorted_requirements([*dependencies, kit_distribution])
     dev_dependencies = requirements.sorted_requirements(dev_dependencies)
     dependency_constraints = requirements.sorted_requirements(constraints)
 
     return Plan(
         requires_python=requires_python,
         distribution_name=distribution_name,
+        kit_distribution=kit_distribution,
         module_name=module_name,
         python_characters=python_characters,
         uses_torch=uses_torch,

@@ -17,8 +17,6 @@ BASE_DEPENDENCIES: dict[Framework, tuple[str, ...]] = {
     "none": ("numpy", "python-dotenv"),
 }
 DEV_DEPENDENCIES: tuple[str, ...] = ("pytest", "ruff", "mypy")
-# The template's machinery, installed from the project's kit/ folder ([tool.uv.sources]).
-KIT = naming.KIT_DISTRIBUTION
 
 
 def split_requirements(text: str) -> list[str]:
@@ -108,6 +106,11 @@ def requirements_error(
             return (
                 f"'{item}' is the project itself ('{project_name}' is named '{name}'). "
                 "Leave it out, or rename the project."
+            )
+        if project_name and name == naming.kit_distribution(project_name):
+            return (
+                f"'{item}' is the project's kit/ folder, which the template installs "
+                "itself. Leave it out."
             )
         if package_name and package_name in import_names.table().modules_of(name):
             return (

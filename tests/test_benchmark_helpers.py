@@ -185,9 +185,9 @@ def test_steps_that_name_the_project_folder_are_one_step_across_runs(tmp_path: P
 def test_by_hand_adds_the_projects_dependencies_but_not_its_own_folders(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "folding"\nversion = "0.1.0"\n'
-        'dependencies = ["numpy==2.4.6", "research-kit", "torch[opt-einsum]==2.13.0"]\n'
+        'dependencies = ["numpy==2.4.6", "folding-kit", "torch[opt-einsum]==2.13.0"]\n'
         '[dependency-groups]\ndev = ["pytest==9.2.0"]\n'
-        '[tool.uv.sources]\nresearch-kit = { path = "kit", editable = true }\n'
+        '[tool.uv.sources]\nfolding-kit = { path = "kit", editable = true }\n'
         'torch = [{ index = "pytorch-cpu" }]\n'
     )
     dependencies = dependencies_of(tmp_path)

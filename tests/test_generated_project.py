@@ -31,14 +31,14 @@ def project(request: pytest.FixtureRequest) -> Path:
 
 
 def direct_requirements(project: Path) -> list[Requirement]:
-    """The direct dependencies from an index: kit/'s research-kit, built from its folder,
+    """The direct dependencies from an index: kit/'s <project>-kit, built from its folder,
     has no release to pin."""
     data = tomllib.loads((project / "pyproject.toml").read_text())
     listed = list(data["project"]["dependencies"])
     for group in data.get("dependency-groups", {}).values():
         listed += [item for item in group if isinstance(item, str)]
     local = {name for name, source in data["tool"]["uv"]["sources"].items() if "path" in source}
-    assert local == {"research-kit"}
+    assert local == {f"{data['project']['name']}-kit"}
     return [Requirement(item) for item in listed if Requirement(item).name not in local]
 
 

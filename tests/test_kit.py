@@ -89,6 +89,23 @@ def test_other_uv_failures_get_no_python_hint(monkeypatch: pytest.MonkeyPatch) -
         assert steps.missing_python_hint(recorded.read_text(encoding="utf-8")) == "", recorded
 
 
+def test_a_source_uv_cannot_build_is_named_with_what_the_build_lacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    steps = import_kit(TEMPLATE / "template", "research_kit.setup.steps", monkeypatch)
+    said = (UV_ERRORS / "sync-sdist-build.txt").read_text(encoding="utf-8")
+    hint = steps.failed_build_hint(said)
+    assert hint.startswith("uv could not build broken==1.0 from its source")
+    assert "often a compiler or a system library" in hint
+
+
+def test_other_uv_failures_get_no_build_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = import_kit(TEMPLATE / "template", "research_kit.setup.steps", monkeypatch)
+    others = sorted(set(UV_ERRORS.glob("*.txt")) - {UV_ERRORS / "sync-sdist-build.txt"})
+    for recorded in others:
+        assert steps.failed_build_hint(recorded.read_text(encoding="utf-8")) == "", recorded
+
+
 def test_a_python_uv_cannot_find_is_named_where_uv_wrapped_its_words(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -182,7 +182,7 @@ def test_python_is_the_answered_minor(pixi_project: PixiProject) -> None:
 def test_conda_forge_torch_stays_out_of_the_pypi_dependencies(pixi_project: PixiProject) -> None:
     data = manifest(pixi_project(torch_packages=["torchvision"]))
     assert data["project"]["dependencies"] == sorted(
-        ["numpy", "python-dotenv", "research-kit", *research.RUN_DEPENDENCIES]
+        ["numpy", "python-dotenv", f"{data['project']['name']}-kit", *research.RUN_DEPENDENCIES]
     )
     table = data["tool"]["pixi"]
     assert table["dependencies"]["pytorch"] == "*"

@@ -207,7 +207,7 @@ def test_a_platform_the_lock_cannot_serve_stops_the_set_up_naming_it(
     project = render(tmp_path / "project", skip_tasks=True, framework="none")
     pyproject = project / "pyproject.toml"
     text = pyproject.read_text().replace('"numpy",', '"macos15only",\n    "numpy",', 1)
-    kit = 'research-kit = { path = "kit", editable = true }\n'
+    kit = 'protein-folding-kit = { path = "kit", editable = true }\n'
     text = text.replace(kit, f'{kit}macos15only = {{ index = "odd" }}\n', 1)
     text += (
         f'\n[[tool.uv.index]]\nname = "odd"\nurl = "{macos_15_only}"\nformat = "flat"\n'

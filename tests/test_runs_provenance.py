@@ -116,16 +116,21 @@ def test_a_wrong_setting_stops_the_run_before_it_starts(
     assert created == []
 
 
-def test_hostile_settings_manifests_and_sweeps_are_accepted_or_refused(project: Path) -> None:
+def test_hostile_settings_manifests_and_sweeps_are_accepted_or_refused(
+    project: Path, tmp_path: Path
+) -> None:
     """Hypothesis, inside the project: every settings file, command line, config.json,
-    manifest and sweep it makes up gives usable settings or a one-line refusal."""
+    manifest and sweep it makes up gives usable settings or a one-line refusal. Its scratch
+    files stay in this test's folder and are gone when it ends."""
     pins = tomllib.loads((TEMPLATE / "pyproject.toml").read_text())["dependency-groups"]["dev"]
     hypothesis = next(pin for pin in pins if pin.startswith("hypothesis=="))
     script = TEMPLATE / "tests" / "in_project" / "properties.py"
     command = ["uv", "run", "--locked", "--with", hypothesis, "python", str(script)]
-    result = run([*command, "plain_numbers"], project, timeout=600)
+    environment = {**os.environ, "TMPDIR": str(tmp_path)}
+    result = run([*command, "plain_numbers"], project, timeout=600, env=environment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all properties hold" in result.stdout
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_of_each_script_is_whole(project: Path) -> None:

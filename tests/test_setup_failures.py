@@ -185,6 +185,25 @@ def test_damaged_lock_is_named_with_its_remedy(tmp_path: Path) -> None:
     assert "Check the network" not in result.stderr
 
 
+def test_a_folder_uv_cannot_build_is_named_with_what_to_look_at(tmp_path: Path) -> None:
+    """kit/ broken by an edit (its module-name points nowhere), in a folder whose name uv
+    writes %-quoted in its file:// URL: the sync step names the folder, not the network."""
+    project = render(tmp_path / "lab project", skip_tasks=True, framework="none")
+    assert run(["uv", "lock"], project).returncode == 0
+    kit = project / "kit" / "pyproject.toml"
+    kit.write_text(kit.read_text().replace('module-name = "research_kit"', 'module-name = "kti"'))
+
+    result = run(["uv", "run", "scripts/setup_env.py", "--from", "sync"], project)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Set-up failed at step 'sync'" in result.stderr
+    assert (
+        "What to try: uv could not build protein-folding-kit from the folder kit: the cause "
+        "above names what is wrong there (often its pyproject.toml)"
+    ) in " ".join(result.stderr.split())
+    assert "Check the network" not in result.stderr
+
+
 def test_setup_is_not_ready_when_a_check_tool_cannot_start(tmp_path: Path) -> None:
     project = locked_project(tmp_path)
     assert run(["uv", "run", "scripts/setup_env.py"], project).returncode == 0

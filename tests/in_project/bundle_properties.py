@@ -15,9 +15,11 @@ what it holds is unchanged.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import io
 import json
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -34,7 +36,8 @@ PACKAGE, ARCHIVE, SCHEMA = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 CITATIONS = [Path(name) for name in sys.argv[4:]]
 bundle = importlib.import_module("research_kit.bundle")
 exits = importlib.import_module("research_kit.exits")
-SCRATCH = Path(tempfile.mkdtemp(prefix="bundle-properties-"))
+SCRATCH = Path(tempfile.mkdtemp(prefix="bundle-properties-"))  # under the caller's TMPDIR
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 CHECKS = settings(
     max_examples=200, deadline=None, suppress_health_check=list(HealthCheck), database=None
 )

@@ -10,6 +10,7 @@ Anything else (a traceback, a non-finite or out-of-range value let through) fail
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import importlib.util
@@ -17,6 +18,7 @@ import io
 import json
 import math
 import operator
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +31,8 @@ from hypothesis import strategies as st
 exits = importlib.import_module("research_kit.exits")
 provenance = importlib.import_module("research_kit.provenance")
 seeding = importlib.import_module("research_kit.seeding")
-SCRATCH = Path(tempfile.mkdtemp(prefix="properties-"))
+SCRATCH = Path(tempfile.mkdtemp(prefix="properties-"))  # under the caller's TMPDIR
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
 
 def script(name: str) -> ModuleType:

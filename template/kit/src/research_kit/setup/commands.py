@@ -20,6 +20,7 @@ from .steps import (
     PROJECT,
     UV_INSTALL_HINT,
     StepFailed,
+    failed_build_hint,
     missing_python_hint,
     uv_environment,
 )
@@ -58,7 +59,12 @@ def run(command: list[str]) -> None:
         if gap is not None:
             raise StepFailed(*gap)
         shown = " ".join([Path(command[0]).name, *command[1:]])
-        hint = DAMAGED_LOCK_HINT if damaged_lock else missing_python_hint("\n".join(said))
+        output = "\n".join(said)
+        hint = (
+            DAMAGED_LOCK_HINT
+            if damaged_lock
+            else missing_python_hint(output) or failed_build_hint(output)
+        )
         raise exited(shown, code, said, hint)
 
 

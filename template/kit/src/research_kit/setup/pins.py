@@ -166,7 +166,7 @@ def dependency_arrays(document: Mapping[str, Any]) -> Iterator[Any]:
 
 def local_packages(document: Mapping[str, Any]) -> set[str]:
     """Packages built from a folder of the project ([tool.uv.sources] path or workspace, as
-    kit/'s research-kit): they have no release to pin, and the set-up leaves them alone."""
+    kit/'s <project>-kit): they have no release to pin, and the set-up leaves them alone."""
     sources = document.get("tool", {}).get("uv", {}).get("sources", {})
     return {
         canonicalize_name(name)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 # kit/src/research_kit/setup/steps.py: the project is four folders up.
 PROJECT = Path(__file__).resolve().parents[4]
@@ -105,6 +106,31 @@ def missing_python_hint(output: str) -> str:
         f"`module load python/{version}`; or pyenv, the system's packages, or `uv python "
         f"install {version}` where downloads work), or move the project to a Python this "
         f"machine has (`uv python list --only-installed`): {PYTHON_UPDATE}"
+    )
+
+
+_FAILED_BUILD = re.compile(r"Failed to build `(?P<name>[^` ]+)(?: @ (?P<where>[^`]+))?`")
+
+
+def failed_build_hint(output: str) -> str:
+    """What to do when uv could not build a package ("" when that is not what failed): one
+    of the project's own folders (kit/, the project) or a source distribution from an index."""
+    found = _FAILED_BUILD.search(" ".join(output.split()))  # uv wraps long lines where it likes
+    if found is None:
+        return ""
+    name, where = found["name"], found["where"] or ""
+    if where.startswith("file://"):
+        folder = Path(unquote(urlsplit(where).path))
+        inside = folder.is_relative_to(PROJECT)
+        shown = folder.relative_to(PROJECT).as_posix() if inside else str(folder)
+        return (
+            f"uv could not build {name} from the folder {shown}: the cause above names what "
+            "is wrong there (often its pyproject.toml); `git diff` shows what changed."
+        )
+    return (
+        f"uv could not build {name} from its source (no wheel of it fits this machine): the "
+        "cause above names what the build lacks, often a compiler or a system library. "
+        "Install that, or pin a version of it that has a wheel for this platform."
     )
 
 
