@@ -227,6 +227,7 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
     # 1. Project
     requires_python = compat.requires_python(answers.python_version)
     distribution_name = naming.distribution_name(answers.project_name)
+    kit_distribution = naming.kit_distribution(answers.project_name)
     # uv_build looks for src/<distribution name with _>/ unless told the module's name.
     default_module = naming.default_module_name(answers.project_name)
     module_name = answers.package_name if answers.package_name != default_module else None
@@ -327,7 +328,6 @@ def make_plan(answers: Answers, today: datetime.date | None = None) -> Plan:
     repo_review_ignores = guide_checks.ignored_checks(answers.env_manager, answers.ci_provider)
 
     # 7. The dependency lists, sorted; every project depends on its kit/ (<project>-kit)
-    kit_distribution = naming.kit_distribution(answers.project_name)
     dependencies = requirements.sorted_requirements([*dependencies, kit_distribution])
     dev_dependencies = requirements.sorted_requirements(dev_dependencies)
     dependency_constraints = requirements.sorted_requirements(constraints)

@@ -164,7 +164,8 @@ def test_an_index_without_a_source_gives_the_wrong_torch(
     """The mistake our template cannot make, reproduced by removing the sources by hand."""
     project = rendered(accelerator="cu130", torch_index_url=str(stand_in_index))
     pyproject = tomlkit.parse((project / "pyproject.toml").read_text())
-    del pyproject["tool"]["uv"]["sources"]
+    kit = pyproject["tool"]["uv"]["sources"]["protein-folding-kit"]
+    pyproject["tool"]["uv"]["sources"] = {"protein-folding-kit": kit}  # kit/ is no index
     (project / "pyproject.toml").write_text(tomlkit.dumps(pyproject))
     lock(project)
     assert torch_build_on(project, "linux-x86_64") == ""  # PyPI's torch, not +cu130

@@ -28,7 +28,9 @@ BAD_ANSWERS = [
     pytest.param({"project_name": "mypy"}, "namesake", id="project-named-like-a-dev-tool"),
     pytest.param({"project_name": "NumPy"}, "namesake", id="project-named-like-a-dependency"),
     pytest.param(
-        {"project_name": "Research Kit"}, "own package in kit/", id="project-named-like-the-kit"
+        {"project_name": "Research Kit"},
+        "would shadow the module 'research_kit'",
+        id="project-named-like-the-kit",
     ),
     # package_name
     pytest.param({"package_name": ""}, "package name is empty", id="empty-package-name"),
@@ -89,6 +91,7 @@ BAD_ANSWERS = [
     pytest.param(
         {"extra_dependencies": "protein-folding"}, "the project itself", id="req-is-the-project"
     ),
+    pytest.param({"extra_dependencies": "Protein_Folding-Kit"}, "kit/ folder", id="req-is-the-kit"),
     pytest.param(
         {"extra_dependencies": "rich, Rich>=13, rich<1"}, "repeats 'rich'", id="req-duplicate"
     ),
