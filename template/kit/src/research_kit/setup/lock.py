@@ -7,6 +7,7 @@ A package that needs another PyTorch release line is named with the command that
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 
 import tomlkit
@@ -27,7 +28,15 @@ from .pins import (
     write_record,
     yours,
 )
-from .steps import PROJECT, StepFailed, load_module, lock_text, read_pyproject, uv
+from .steps import (
+    PROJECT,
+    StepFailed,
+    load_module,
+    lock_text,
+    read_pyproject,
+    uv,
+    uv_environment,
+)
 
 
 def locked_versions(lock_text: str) -> dict[str, set[str]]:
@@ -69,9 +78,91 @@ def lock() -> None:
         raise
 
 
+# ── The pins written into uv.lock ───────────────────────────────────────────
+#
+# Pinning a bare dependency to the version uv.lock holds changes one thing in the lock: the
+# project's own entry records the requirement's specifier (`{ name = "numpy" }` becomes
+# `{ name = "numpy", specifier = "==2.4.6" }`); every resolved package stays as it is. The
+# set-up writes that change itself, where it can tell each entry's pin for certain, and asks
+# uv whether the lock is then current (`uv lock --check`, a fraction of a second-resolution's
+# time); anything else, or a lock uv does not accept, is locked again by uv.
+
+_ENTRY = re.compile(
+    r'\{ name = "(?P<name>[a-z0-9-]+)"'
+    r'(?P<before>(?:, extras = \[[^\]]*\])?(?:, marker = "[^"\\]*")?)'
+    r'(?P<after>(?:, index = "[^"\\]*")?(?:, conflict = \{ [^{}]* \})?) \}'
+)
+
+
+def bare_pins(before: str, after: str) -> dict[str, str] | None:
+    """What pinning did: the `==` specifier of each package it pinned, where every bare
+    requirement of that package got the same one. None when it did anything else (a pin
+    moved, two pins of one package differ, a requirement of it left bare)."""
+    pinned: dict[str, str] = {}
+    left_bare: set[str] = set()
+    old, new = tomlkit.parse(before), tomlkit.parse(after)
+    for old_array, new_array in zip(dependency_arrays(old), dependency_arrays(new), strict=True):
+        for was, now in zip(old_array, new_array, strict=True):
+            if was == now:
+                if isinstance(now, str) and not Requirement(now).specifier:
+                    left_bare.add(canonicalize_name(Requirement(now).name))
+                continue
+            was_requirement, now_requirement = Requirement(str(was)), Requirement(str(now))
+            if was_requirement.specifier or was_requirement.url:
+                return None  # a pin moved: uv locks it
+            name = canonicalize_name(now_requirement.name)
+            specifier = str(now_requirement.specifier)
+            if pinned.setdefault(name, specifier) != specifier:
+                return None
+    return None if left_bare & set(pinned) else pinned
+
+
+def lock_with_pins(lock_text: str, pinned: dict[str, str]) -> str | None:
+    """uv.lock with the bare requirements of the pinned packages in the project's own entry
+    pinned (one requirement may be several entries, one per source), or None when a pinned
+    package has no such entry."""
+    start = re.search(r'^source = \{ (?:editable|virtual) = "\." \}$', lock_text, re.MULTILINE)
+    if start is None:
+        return None
+    metadata = lock_text.find("\n[package.metadata]\n", start.end())
+    following = lock_text.find("\n[[package]]\n", start.end())
+    if metadata < 0 or -1 < following < metadata:
+        return None
+    end = lock_text.find("\n[[package]]\n", metadata)
+    end = len(lock_text) if end < 0 else end
+    counts = dict.fromkeys(pinned, 0)
+
+    def with_specifier(entry: re.Match[str]) -> str:
+        name = entry["name"]
+        if name not in pinned:
+            return entry[0]
+        counts[name] += 1
+        specifier = pinned[name]
+        return f'{{ name = "{name}"{entry["before"]}, specifier = "{specifier}"{entry["after"]} }}'
+
+    section = _ENTRY.sub(with_specifier, lock_text[metadata:end])
+    if not all(counts.values()):
+        return None
+    return lock_text[:metadata] + section + lock_text[end:]
+
+
+def lock_is_current() -> bool:
+    """Whether uv takes uv.lock as current for pyproject.toml (`uv lock --check`)."""
+    checked = subprocess.run(
+        [uv(), "lock", "--check", "--quiet"],
+        cwd=PROJECT,
+        env=uv_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=False,
+    )
+    return checked.returncode == 0
+
+
 def pin() -> None:
-    """Pin to uv.lock, then lock again so that uv.lock records the pins (the versions are
-    the ones just locked).
+    """Pin to uv.lock, then record the pins in uv.lock (the versions are the ones just
+    locked): written in directly where that is certain, else by locking again.
 
     The second lock is online, always: `uv lock --offline` after the pins were written was
     seen folding one platform's torch wheel into another platform's fork (uv 0.13),
@@ -91,6 +182,14 @@ def pin() -> None:
         print("    every pin of the set-up already equals the lock.")
         return
     pyproject.write_text(after, encoding="utf-8")
+    pinned = bare_pins(before, after)
+    patched = None if pinned is None else lock_with_pins(locked_text, pinned)
+    if patched is not None:
+        (PROJECT / "uv.lock").write_text(patched, encoding="utf-8")
+        if lock_is_current():
+            print("    uv.lock records the pins (the versions it had locked).")
+            return
+        (PROJECT / "uv.lock").write_text(locked_text, encoding="utf-8")
     lock()
 
 
