@@ -125,6 +125,8 @@ def clean_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         HOME=str(home),
         **dict.fromkeys(SUITE_UNSET, None),
         UV_CACHE_DIR=str(session_root(tmp_path_factory) / "uv-cache"),
+        # The template's compiled Jinja code (extensions/compile_cache.py), one for the session.
+        COPIER_RESEARCH_CACHE_DIR=str(session_root(tmp_path_factory) / "compile-cache"),
         # One mypy cache per worker (mypy_cache): torch's types are checked once, not in
         # each generated project. mypy keys its cache by the files' contents, and a project
         # that differs is checked again: the verdicts are the same.

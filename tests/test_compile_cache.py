@@ -8,10 +8,17 @@ the same. Caching must never change what renders, nor which file a traceback nam
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import pytest
+from conftest import BASE_ANSWERS, TEMPLATE
 from jinja2 import Environment, FileSystemLoader, TemplateAssertionError, TemplateSyntaxError
 
 from extensions import compile_cache, gitconfig
@@ -90,3 +97,130 @@ def test_a_file_compiled_before_in_another_folder_names_its_own_file(tmp_path: P
         frames = traceback.extract_tb(raised.value.__traceback__)
         template_frames = [(f.filename, f.lineno) for f in frames if f.filename.endswith(".jinja")]
         assert template_frames == [(str(folder / "README.md.jinja"), 2)]
+
+
+# ── On disk: the next process reads what this one compiled ─────────────────
+
+
+@pytest.fixture
+def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache folder of the test's own; each use of `new_process` then starts as a new
+    process would, with nothing compiled in memory."""
+    monkeypatch.setenv(compile_cache.CACHE_DIR_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.delitem(sys.modules, compile_cache._STORE, raising=False)
+    return tmp_path / "cache"
+
+
+def new_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Forget the code compiled in memory; the sources Jinja compiles from now on are listed."""
+    monkeypatch.delitem(sys.modules, compile_cache._STORE, raising=False)
+    compiled: list[str] = []
+    original = Environment.compile
+
+    def counted(self: Environment, source: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(source if isinstance(source, str) else "<nodes>")
+        return original(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(Environment, "compile", counted)
+    return compiled
+
+
+def kept_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_code_compiled_in_one_process_is_read_by_the_next(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cached_environment().from_string("{{ x }} and {{ y }}").render(x=1, y=2) == "1 and 2"
+    assert len(kept_files(disk)) == 1
+    compiled = new_process(monkeypatch)
+    assert cached_environment().from_string("{{ x }} and {{ y }}").render(x=3, y=4) == "3 and 4"
+    assert compiled == []
+
+
+def test_the_folder_is_the_pythons_and_jinjas_own(disk: Path) -> None:
+    folder = compile_cache.cache_folder()
+    assert folder is not None and folder.parent == disk / "jinja"
+    assert folder.name == f"{sys.implementation.cache_tag}-jinja{jinja2.__version__}"
+
+
+def test_a_damaged_file_is_compiled_again_and_replaced(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cached_environment().compile("{{ x }}")
+    (kept,) = kept_files(disk)
+    kept.write_bytes(kept.read_bytes()[:20])  # cut short, as by a full disk
+    compiled = new_process(monkeypatch)
+    assert cached_environment().from_string("{{ x }}").render(x=5) == "5"
+    assert compiled == ["{{ x }}"]
+    compiled = new_process(monkeypatch)
+    assert cached_environment().from_string("{{ x }}").render(x=6) == "6"
+    assert compiled == []
+
+
+def test_a_filter_known_only_by_its_place_in_memory_keeps_the_code_off_disk(disk: Path) -> None:
+    environment = cached_environment()
+    environment.filters["shout"] = eval("lambda text: text.upper()")  # no file, no name
+    assert environment.from_string('{{ "hi" | shout }}').render() == "HI"
+    assert kept_files(disk) == []
+
+
+def test_an_empty_setting_keeps_nothing_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(compile_cache.CACHE_DIR_VARIABLE, "")
+    monkeypatch.chdir(tmp_path)
+    assert compile_cache.cache_folder() is None
+    assert cached_environment().from_string("{{ x }}").render(x=1) == "1"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_that_cannot_be_written_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv(compile_cache.CACHE_DIR_VARIABLE, str(blocked))
+    monkeypatch.delitem(sys.modules, compile_cache._STORE, raising=False)
+    assert cached_environment().from_string("{{ x }}").render(x=7) == "7"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"project_name": "Plain Numbers", "framework": "none"},
+        {"project_name": "Ünïcode “Lab”", "include_slurm": True, "tracker": "wandb"},
+    ],
+    ids=["numpy", "pytorch-slurm-wandb"],
+)
+def test_a_render_from_code_kept_on_disk_is_the_render_without_it(
+    tmp_path: Path, answers: dict[str, Any]
+) -> None:
+    """Copier's command line, three processes: the first keeps its code on disk, the second
+    reads it, the third keeps nothing. The three projects are the same, byte for byte."""
+    cache = tmp_path / "cache"
+    data = [f"--data={name}={value}" for name, value in {**BASE_ANSWERS, **answers}.items()
+            if name != "platforms"]  # fmt: skip
+    trees = {}
+    for label, setting in (("first", str(cache)), ("second", str(cache)), ("off", "")):
+        destination = tmp_path / label
+        result = subprocess.run(
+            [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--skip-tasks",
+             *data, str(TEMPLATE), str(destination)],
+            env={**os.environ, compile_cache.CACHE_DIR_VARIABLE: setting},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        trees[label] = {
+            path.relative_to(destination).as_posix(): path.read_bytes()
+            for path in sorted(destination.rglob("*"))
+            if path.is_file()
+        }
+        # Copier commits a dirty template anew for each copy: only its commit may differ.
+        answers_file = trees[label][".copier-answers.yml"].decode()
+        trees[label][".copier-answers.yml"] = re.sub("_commit: .*", "", answers_file).encode()
+        if label == "first":
+            assert kept_files(cache)
+    assert trees["second"] == trees["first"]
+    assert trees["off"] == trees["first"]
