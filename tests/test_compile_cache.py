@@ -107,13 +107,19 @@ def disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A cache folder of the test's own; each use of `new_process` then starts as a new
     process would, with nothing compiled in memory."""
     monkeypatch.setenv(compile_cache.CACHE_DIR_VARIABLE, str(tmp_path / "cache"))
-    monkeypatch.delitem(sys.modules, compile_cache._STORE, raising=False)
+    forget_compiled(monkeypatch)
     return tmp_path / "cache"
+
+
+def forget_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environments made from now on start with nothing compiled in memory."""
+    fresh: dict[Any, Any] = {}
+    monkeypatch.setattr(compile_cache, "_store", lambda: fresh)
 
 
 def new_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Forget the code compiled in memory; the sources Jinja compiles from now on are listed."""
-    monkeypatch.delitem(sys.modules, compile_cache._STORE, raising=False)
+    forget_compiled(monkeypatch)
     compiled: list[str] = []
     original = Environment.compile
 
@@ -182,7 +188,7 @@ def test_a_folder_that_cannot_be_written_is_passed_over(
     blocked = tmp_path / "a-file"
     blocked.write_text("not a folder")
     monkeypatch.setenv(compile_cache.CACHE_DIR_VARIABLE, str(blocked))
-    monkeypatch.delitem(sys.modules, compile_cache._STORE, raising=False)
+    forget_compiled(monkeypatch)
     assert cached_environment().from_string("{{ x }}").render(x=7) == "7"
 
 

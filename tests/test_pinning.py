@@ -13,7 +13,7 @@ import pytest
 import tomlkit
 from packaging.requirements import Requirement
 from research_kit.setup import pins, upgrade
-from research_kit.setup.lock import pin_pyproject
+from research_kit.setup.lock import pin_pyproject, pins_hold
 
 LOCK = """
 version = 1
@@ -298,3 +298,11 @@ def test_a_pyproject_the_set_up_cannot_read_is_named(
     (tmp_path / "pyproject.toml").write_text(text)
     with pytest.raises(pins.InvalidProject, match=re.escape(problem)):
         pins.check_pyproject(tmp_path / "pyproject.toml")
+
+
+def test_pins_are_written_into_the_lock_only_where_every_platform_locked_the_pin() -> None:
+    """One platform resolved another torchvision (a companion from PyPI on macOS): the lock
+    check would pass the written pin, so the set-up leaves the lock to uv."""
+    assert pins_hold({"torch": "==2.13.0"}, {"torch": {"2.13.0", "2.13.0+cpu", "2.13.0+cu130"}})
+    assert not pins_hold({"torchvision": "==0.28.0"}, {"torchvision": {"0.28.0", "0.29.2"}})
+    assert not pins_hold({"numpy": "==2.4.6"}, {})

@@ -12,6 +12,7 @@ import tomllib
 
 import tomlkit
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .commands import run
@@ -83,9 +84,10 @@ def lock() -> None:
 # Pinning a bare dependency to the version uv.lock holds changes one thing in the lock: the
 # project's own entry records the requirement's specifier (`{ name = "numpy" }` becomes
 # `{ name = "numpy", specifier = "==2.4.6" }`); every resolved package stays as it is. The
-# set-up writes that change itself, where it can tell each entry's pin for certain, and asks
-# uv whether the lock is then current (`uv lock --check`, a fraction of a second-resolution's
-# time); anything else, or a lock uv does not accept, is locked again by uv.
+# set-up writes that change itself where it can tell each entry's pin for certain and every
+# platform's locked version of the package is that pin, then asks uv whether the lock is
+# current (`uv lock --check`, a fraction of a second resolution's time); anything else, or a
+# lock uv does not accept, is locked again by uv.
 
 _ENTRY = re.compile(
     r'\{ name = "(?P<name>[a-z0-9-]+)"'
@@ -117,6 +119,17 @@ def bare_pins(before: str, after: str) -> dict[str, str] | None:
     return None if left_bare & set(pinned) else pinned
 
 
+def pins_hold(pinned: dict[str, str], locked: dict[str, set[str]]) -> bool:
+    """Every version uv.lock holds of each pinned package, on every platform, is its pin.
+
+    (`uv lock --check` compares the requirements only: a pin that one platform's resolution
+    does not meet would pass it.)"""
+    return all(
+        locked.get(name) and all(SpecifierSet(specifier).contains(v, True) for v in locked[name])
+        for name, specifier in pinned.items()
+    )
+
+
 def lock_with_pins(lock_text: str, pinned: dict[str, str]) -> str | None:
     """uv.lock with the bare requirements of the pinned packages in the project's own entry
     pinned (one requirement may be several entries, one per source), or None when a pinned
@@ -137,8 +150,8 @@ def lock_with_pins(lock_text: str, pinned: dict[str, str]) -> str | None:
         if name not in pinned:
             return entry[0]
         counts[name] += 1
-        specifier = pinned[name]
-        return f'{{ name = "{name}"{entry["before"]}, specifier = "{specifier}"{entry["after"]} }}'
+        cut = entry.end("before") - entry.start()  # uv writes the specifier after the marker
+        return entry[0][:cut] + f', specifier = "{pinned[name]}"' + entry[0][cut:]
 
     section = _ENTRY.sub(with_specifier, lock_text[metadata:end])
     if not all(counts.values()):
@@ -183,6 +196,8 @@ def pin() -> None:
         return
     pyproject.write_text(after, encoding="utf-8")
     pinned = bare_pins(before, after)
+    if pinned is not None and not pins_hold(pinned, locked):
+        pinned = None  # a platform resolved another version: uv locks the pins
     patched = None if pinned is None else lock_with_pins(locked_text, pinned)
     if patched is not None:
         (PROJECT / "uv.lock").write_text(patched, encoding="utf-8")
