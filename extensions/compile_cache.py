@@ -23,13 +23,15 @@ store is process-wide, found in sys.modules, so that every template version's co
 module uses one store.
 
 The code is also kept on disk, as Python keeps bytecode in __pycache__, so that the next
-process (the next `copier copy` or `copier update`) does not compile it again: one file per
-key, named by the key's SHA-256, in the user's cache folder (platformdirs, which Copier
-depends on; COPIER_RESEARCH_CACHE_DIR chooses another, an empty value turns it off). The key
-on disk is the same key, plus what only a process fixes: the Python (its bytecode tag) and
-Jinja's version. It is written only when every part of it names its object by content or by
-module and name, never by its place in memory. A file that cannot be read or written is
-passed over: the source is compiled, as without a cache.
+process (the next `copier copy` or `copier update`) does not compile it again: a folder per
+set of settings (in effect, per template release), a file per source, named by SHA-256, in
+the user's cache folder (platformdirs, which Copier depends on; COPIER_RESEARCH_CACHE_DIR
+chooses another, an empty value turns it off). The key on disk is the same key, plus what
+only a process fixes: the Python (its bytecode tag) and Jinja's version. It is written only
+when every part of it names its object by content or by module and name, never by its place
+in memory. A file that cannot be read or written is passed over: the source is compiled, as
+without a cache. A settings folder nothing was written into for UNUSED_DAYS goes when a new
+one is made, so the cache holds the releases in use.
 """
 
 from __future__ import annotations
@@ -40,8 +42,10 @@ import importlib.util
 import inspect
 import marshal
 import os
+import shutil
 import sys
 import tempfile
+import time
 import types
 from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
@@ -190,10 +194,28 @@ def _read(folder: Path, name: str) -> Any:
     return None
 
 
+# A folder of settings (a template release, with its filters) that no process has added to
+# for this long is removed when another is made: the cache holds the releases in use.
+UNUSED_DAYS = 60
+
+
+def _prune(folders: Path, made: Path) -> None:
+    """Remove the settings folders beside `made` that nothing was written into lately."""
+    oldest = time.time() - UNUSED_DAYS * 24 * 3600
+    try:
+        for entry in os.scandir(folders):
+            if entry.is_dir() and entry.path != str(made) and entry.stat().st_mtime < oldest:
+                shutil.rmtree(entry.path, ignore_errors=True)
+    except OSError:
+        pass
+
+
 def _write(folder: Path, name: str, code: Any) -> None:
     """Keep `code` as `name`: written whole or not at all (another process may read it)."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            _prune(folder.parent, folder)
         handle, scratch = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
         try:
             with os.fdopen(handle, "wb") as file:
@@ -247,8 +269,8 @@ def cache_compiles(environment: Environment) -> None:
         made, digest = settings()
         key = (made, source, name, raw, defer_init)
         if key not in store:
-            disk = folder if digest is not None else None
-            disk_name = _digest((digest, source, name, raw, defer_init)) if disk else ""
+            disk = folder / digest[:24] if folder is not None and digest is not None else None
+            disk_name = _digest((source, name, raw, defer_init)) if disk else ""
             code = _read(disk, disk_name) if disk else None
             if code is None:
                 code = compile_source(source, name, filename, raw, defer_init)

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -230,3 +231,25 @@ def test_a_render_from_code_kept_on_disk_is_the_render_without_it(
             assert kept_files(cache)
     assert trees["second"] == trees["first"]
     assert trees["off"] == trees["first"]
+
+
+def test_a_release_unused_for_long_leaves_the_cache_when_another_arrives(
+    disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each set of settings (a template release, its filters) has a folder; making a new one
+    removes those nothing was written into for UNUSED_DAYS, and keeps the others."""
+    folder = compile_cache.cache_folder()
+    assert folder is not None
+    stale, recent = folder / "stale-release", folder / "recent-release"
+    for old in (stale, recent):
+        old.mkdir(parents=True)
+        (old / "code").write_bytes(b"")
+    days = compile_cache.UNUSED_DAYS
+    long_ago = time.time() - (days + 1) * 24 * 3600
+    os.utime(stale, (long_ago, long_ago))
+    lately = time.time() - (days - 1) * 24 * 3600
+    os.utime(recent, (lately, lately))
+    cached_environment().compile("{{ x }}")
+    assert not stale.exists()
+    assert (recent / "code").is_file()
+    assert len([p for p in folder.iterdir() if p.is_dir()]) == 2
