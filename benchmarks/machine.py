@@ -75,6 +75,27 @@ def directory_removal_ms(folder: Path, count: int = 100) -> float:
     return round((time.perf_counter() - start) * 1000 / (count + 1), 3)
 
 
+def file_creation_ms(folder: Path, count: int = 200) -> float:
+    """Milliseconds to create one empty file in `folder`. Copier clones the template for each
+    render (two or three per update) and writes every file the repository tracks; where
+    creating a file is slow, those clones are a visible part of the time."""
+    scratch = Path(tempfile.mkdtemp(prefix="create-probe-", dir=folder))
+    start = time.perf_counter()
+    for number in range(count):
+        (scratch / str(number)).touch()
+    seconds = time.perf_counter() - start
+    shutil.rmtree(scratch)
+    return round(seconds * 1000 / count, 3)
+
+
+def tracked_files(repository: Path) -> int:
+    """How many files a clone of `repository` writes (git ls-files)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=repository, capture_output=True, text=True, check=False
+    )
+    return len([name for name in listed.stdout.split("\0") if name])
+
+
 def describe(workdir: Path, cache: Path, env: dict[str, str], copier: list[str]) -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
@@ -89,5 +110,7 @@ def describe(workdir: Path, cache: Path, env: dict[str, str], copier: list[str])
         "git": _first_line(["git", "--version"], env),
         "directory_removal_ms": directory_removal_ms(workdir),
         "temp_directory_removal_ms": directory_removal_ms(Path(tempfile.gettempdir())),
+        "file_creation_ms": file_creation_ms(workdir),
+        "template_files": tracked_files(Path(__file__).resolve().parent.parent),
         "load_average_start": load_average(),
     }

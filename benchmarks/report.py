@@ -194,6 +194,16 @@ def _removal_line(machine: dict[str, Any]) -> list[str]:
     ]
 
 
+def _creation_line(machine: dict[str, Any]) -> list[str]:
+    if "file_creation_ms" not in machine:
+        return []
+    return [
+        f"- Creating a file: {machine['file_creation_ms']:.2f} ms where the projects are "
+        f"(copier's clone of the template writes its {machine['template_files']} files, once "
+        "per render)"
+    ]
+
+
 def machine_lines(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -201,6 +211,7 @@ def machine_lines(results: dict[str, Any]) -> str:
         f"- Filesystems: projects on {m['workdir_filesystem']}, uv cache ({m['uv_cache']}) "
         f"on {m['uv_cache_filesystem']}",
         *_removal_line(m),
+        *_creation_line(m),
         f"- Tools: {m['uv']}; {m['copier']}; {m['git']}",
         *_link_line(results),
         f"- Load average at start {m['load_average_start']}, at end {m['load_average_end']}",

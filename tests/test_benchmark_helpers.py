@@ -6,11 +6,12 @@ Times themselves are never asserted (the benchmark reports them); these check th
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from benchmarks import disk, report
+from benchmarks import disk, machine, report
 from benchmarks.paths import dependencies_of, without_folder
 from benchmarks.process import step_durations, step_title
 from benchmarks.scenarios import relock_seconds, rotated
@@ -193,3 +194,17 @@ def test_by_hand_adds_the_projects_dependencies_but_not_its_own_folders(tmp_path
     dependencies = dependencies_of(tmp_path)
     assert dependencies.project == ["numpy", "torch[opt-einsum]"]
     assert dependencies.dev == ["pytest"]
+
+
+def test_the_cost_of_creating_a_file_is_measured_and_leaves_nothing(tmp_path: Path) -> None:
+    assert machine.file_creation_ms(tmp_path, count=20) > 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_files_a_clone_writes_are_the_tracked_ones(tmp_path: Path) -> None:
+    for name in ("a.txt", "sub/b.txt", "untracked.txt"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(name)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "a.txt", "sub/b.txt"], cwd=tmp_path, check=True)
+    assert machine.tracked_files(tmp_path) == 2
