@@ -143,18 +143,18 @@ def lock_with_pins(lock_text: str, pinned: dict[str, str]) -> str | None:
         return None
     end = lock_text.find("\n[[package]]\n", metadata)
     end = len(lock_text) if end < 0 else end
-    counts = dict.fromkeys(pinned, 0)
+    found: set[str] = set()
 
     def with_specifier(entry: re.Match[str]) -> str:
         name = entry["name"]
         if name not in pinned:
             return entry[0]
-        counts[name] += 1
+        found.add(name)
         cut = entry.end("before") - entry.start()  # uv writes the specifier after the marker
         return entry[0][:cut] + f', specifier = "{pinned[name]}"' + entry[0][cut:]
 
     section = _ENTRY.sub(with_specifier, lock_text[metadata:end])
-    if not all(counts.values()):
+    if found != set(pinned):
         return None
     return lock_text[:metadata] + section + lock_text[end:]
 
