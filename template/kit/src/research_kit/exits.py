@@ -23,13 +23,19 @@ class Exit(IntEnum):
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
 
 
+# What Python counts as a line break (str.splitlines): shown escaped, so that a refusal
+# stays one line whatever a name in it holds (a path given as "\n", say).
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_ESCAPED = str.maketrans({c: c.encode("unicode_escape").decode() for c in _LINE_BREAKS})
+
+
 class Refused(SystemExit):
     """A wrong input: exits with Exit.USAGE; `refuse()` printed why."""
 
     def __init__(self, problem: str, hint: str) -> None:
         super().__init__(Exit.USAGE)
-        self.problem = problem
-        self.hint = hint
+        self.problem = problem.translate(_ESCAPED)
+        self.hint = hint.translate(_ESCAPED)
 
     def __str__(self) -> str:
         return message(self.problem, self.hint)
@@ -42,5 +48,6 @@ def message(problem: str, hint: str) -> str:
 
 def refuse(problem: str, hint: str) -> NoReturn:
     """Print `problem` and `hint` on stderr and stop with Exit.USAGE (as argparse does)."""
-    print(message(problem, hint), file=sys.stderr)
-    raise Refused(problem, hint)
+    refused = Refused(problem, hint)
+    print(refused, file=sys.stderr)
+    raise refused
